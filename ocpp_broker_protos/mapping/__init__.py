@@ -1,0 +1,1 @@
+"""Generated bindings: ocpp_broker_protos.mapping. Do not edit; run `make generate`."""

@@ -1,0 +1,1 @@
+"""pytest plugin (fixtures added with the reference server)."""
