@@ -24,9 +24,7 @@ def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGenerat
     )
     with tempfile.TemporaryDirectory() as tmp:
         descriptor_set = Path(tmp, "input.binpb")
-        descriptor_set.write_bytes(
-            descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString()
-        )
+        descriptor_set.write_bytes(descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString())
         out = Path(tmp, "out")
         out.mkdir()
         option = f"{request.parameter}:" if request.parameter else ""

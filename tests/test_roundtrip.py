@@ -78,9 +78,7 @@ def newer_class(desc: descriptor.Descriptor) -> type[Message]:
     holder: Any = file_proto
     for name in relative:
         holder = next(
-            m
-            for m in (holder.message_type if holder is file_proto else holder.nested_type)
-            if m.name == name
+            m for m in (holder.message_type if holder is file_proto else holder.nested_type) if m.name == name
         )
     for name, number, kind, _ in _FUTURE_FIELDS:
         holder.field.add(

@@ -58,9 +58,7 @@ def test_gate_accepts_the_current_contract(proto_copy: Path) -> None:
     ],
     ids=["renumbered", "retyped"],
 )
-def test_gate_rejects_a_breaking_change(
-    proto_copy: Path, old: str, new: str, expected: str
-) -> None:
+def test_gate_rejects_a_breaking_change(proto_copy: Path, old: str, new: str, expected: str) -> None:
     path = proto_copy / TRANSACTION
     text = path.read_text()
     assert text.count(old) == 1
@@ -95,9 +93,7 @@ def test_consumer_type_checks_strictly() -> None:
 def test_mypy_catches_a_wrongly_typed_field(tmp_path: Path) -> None:
     consumer = (ROOT / "tests" / "typing" / "consumer.py").read_text()
     bad = tmp_path / "bad_consumer.py"
-    bad.write_text(
-        consumer.replace("id=central_system_id, name=name", "id=str(central_system_id), name=name")
-    )
+    bad.write_text(consumer.replace("id=central_system_id, name=name", "id=str(central_system_id), name=name"))
     result = run_mypy(bad)
     assert result.returncode == 1
     assert re.search(
@@ -110,13 +106,8 @@ def test_mypy_catches_a_wrongly_typed_field(tmp_path: Path) -> None:
 def test_mypy_catches_a_wrong_response_type_from_the_async_stub(tmp_path: Path) -> None:
     consumer = (ROOT / "tests" / "typing" / "consumer.py").read_text()
     bad = tmp_path / "bad_async.py"
-    bad.write_text(
-        consumer.replace("total: int = response.total_count", "total: str = response.total_count")
-    )
+    bad.write_text(consumer.replace("total: int = response.total_count", "total: str = response.total_count"))
     result = run_mypy(bad)
     assert result.returncode == 1
     assert "bad_async.py" in result.stdout
-    assert (
-        'Incompatible types in assignment (expression has type "int", variable has type "str")'
-        in result.stdout
-    )
+    assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in result.stdout

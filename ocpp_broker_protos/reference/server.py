@@ -1,0 +1,116 @@
+"""The reference server: the four services plus health and reflection."""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ocpp_broker_protos.reference.servicers import add_all_to_server
+from ocpp_broker_protos.reference.store import Store
+
+#: Largest request the server accepts; larger ones get RESOURCE_EXHAUSTED.
+MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class ReferenceServer:
+    """An in-memory server of the admin API, for tests and local development.
+
+    ``with ReferenceServer() as server:`` starts it on a free loopback port;
+    ``server.target`` is what to give ``grpc.insecure_channel`` (or
+    ``grpc.aio.insecure_channel``), ``server.store`` holds its state, and
+    ``server.reset()`` empties it between tests.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store: Store | None = None,
+        max_workers: int = 16,
+        max_receive_message_bytes: int = MAX_RECEIVE_MESSAGE_BYTES,
+    ) -> None:
+        self.store = store if store is not None else Store()
+        self._host = host
+        self._requested_port = port
+        self._max_workers = max_workers
+        self._max_receive = max_receive_message_bytes
+        self._server: grpc.Server | None = None
+        self._health = health.HealthServicer()
+        self._port = 0
+        self._stopped = threading.Event()
+
+    @classmethod
+    def from_fixtures(cls, path: str | Path, **kwargs: object) -> ReferenceServer:
+        """A server whose store is loaded from a fixture file (see fixtures.py)."""
+        from ocpp_broker_protos.reference.fixtures import load_fixture_file
+
+        return cls(store=load_fixture_file(path), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return self._port
+
+    @property
+    def target(self) -> str:
+        """``host:port`` to connect to (IPv6 hosts in brackets)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self.port}"
+
+    def start(self) -> ReferenceServer:
+        if self._server is not None:
+            raise RuntimeError("the server is already running")
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="ocpp-reference"),
+            options=[
+                ("grpc.max_receive_message_length", self._max_receive),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        names = add_all_to_server(self.store, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+        reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._port = server.add_insecure_port(f"{host}:{self._requested_port}")
+        if self._port == 0:
+            raise OSError(f"cannot bind {host}:{self._requested_port}")
+        server.start()
+        for name in ("", *names):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server = server
+        self._stopped.clear()
+        return self
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        """Report NOT_SERVING, let running calls finish within grace, stop."""
+        server = self._server
+        if server is None:
+            return
+        self._health.enter_graceful_shutdown()
+        server.stop(grace).wait()
+        self._server = None
+        self._stopped.set()
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        """Block until stop() has finished (True) or timeout passed (False)."""
+        return self._stopped.wait(timeout)
+
+    def reset(self) -> None:
+        """Empty the store, keeping the server running."""
+        self.store.reset()
+
+    def __enter__(self) -> ReferenceServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,211 @@
+"""Thin servicers: decode the request, call the store, wrap the result.
+
+Every RPC runs through :func:`_rpc`, the one place where a domain error
+becomes a status and where an unexpected exception becomes a plain INTERNAL
+status instead of a message that could leak internals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
+from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
+from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
+from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
+from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
+from ocpp_broker_protos.reference import errors
+from ocpp_broker_protos.reference.store import Store
+from ocpp_broker_protos.transaction.v1 import transaction_pb2 as tx_pb
+from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
+
+_log = logging.getLogger(__name__)
+_Req = TypeVar("_Req", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message)
+_Method = Callable[[Any, _Req, grpc.ServicerContext], _Resp]
+
+
+def _rpc(method: _Method[_Req, _Resp]) -> _Method[_Req, _Resp]:
+    @functools.wraps(method)
+    def handler(self: Any, request: _Req, context: grpc.ServicerContext) -> _Resp:
+        try:
+            return method(self, request, context)
+        except errors.ApiError as error:
+            context.abort_with_status(errors.to_grpc_status(error))
+        except Exception:
+            _log.exception("unexpected error in %s", method.__name__)
+            context.abort_with_status(
+                errors.to_grpc_status(
+                    errors.ApiError(grpc.StatusCode.INTERNAL, errors.INTERNAL, "internal error in the reference server")
+                )
+            )
+        raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+    return handler
+
+
+def _mask(request: Any) -> list[str] | None:
+    return list(request.update_mask.paths) if request.HasField("update_mask") else None
+
+
+class CentralSystemServicer(cs_grpc.CentralSystemServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @_rpc
+    def CreateCentralSystem(
+        self, request: cs_pb.CreateCentralSystemRequest, context: grpc.ServicerContext
+    ) -> cs_pb.CreateCentralSystemResponse:
+        created = self._store.create_central_system(request.name, request.websocket_url, request.description)
+        return cs_pb.CreateCentralSystemResponse(central_system=created)
+
+    @_rpc
+    def GetCentralSystem(
+        self, request: cs_pb.GetCentralSystemRequest, context: grpc.ServicerContext
+    ) -> cs_pb.GetCentralSystemResponse:
+        return cs_pb.GetCentralSystemResponse(central_system=self._store.get_central_system(request.id))
+
+    @_rpc
+    def ListCentralSystems(
+        self, request: cs_pb.ListCentralSystemsRequest, context: grpc.ServicerContext
+    ) -> cs_pb.ListCentralSystemsResponse:
+        return cs_pb.ListCentralSystemsResponse(central_systems=self._store.list_central_systems())
+
+    @_rpc
+    def UpdateCentralSystem(
+        self, request: cs_pb.UpdateCentralSystemRequest, context: grpc.ServicerContext
+    ) -> cs_pb.UpdateCentralSystemResponse:
+        updated = self._store.update_central_system(
+            request.id, request.name, request.websocket_url, request.description, _mask(request)
+        )
+        return cs_pb.UpdateCentralSystemResponse(central_system=updated)
+
+    @_rpc
+    def DeleteCentralSystem(
+        self, request: cs_pb.DeleteCentralSystemRequest, context: grpc.ServicerContext
+    ) -> cs_pb.DeleteCentralSystemResponse:
+        self._store.delete_central_system(request.id, request.force)
+        return cs_pb.DeleteCentralSystemResponse()
+
+
+class ConnectionServicer(conn_grpc.ConnectionServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @_rpc
+    def ListWorkers(
+        self, request: conn_pb.ListWorkersRequest, context: grpc.ServicerContext
+    ) -> conn_pb.ListWorkersResponse:
+        return conn_pb.ListWorkersResponse(workers=self._store.list_workers())
+
+    @_rpc
+    def GetWorker(self, request: conn_pb.GetWorkerRequest, context: grpc.ServicerContext) -> conn_pb.GetWorkerResponse:
+        return conn_pb.GetWorkerResponse(worker=self._store.get_worker(request.central_system_id))
+
+    @_rpc
+    def GetWorkerConnections(
+        self, request: conn_pb.GetWorkerConnectionsRequest, context: grpc.ServicerContext
+    ) -> conn_pb.GetWorkerConnectionsResponse:
+        return conn_pb.GetWorkerConnectionsResponse(
+            connections=self._store.worker_connections(request.central_system_id)
+        )
+
+    @_rpc
+    def CreateConnection(
+        self, request: conn_pb.CreateConnectionRequest, context: grpc.ServicerContext
+    ) -> conn_pb.CreateConnectionResponse:
+        created = self._store.create_connection(request.central_system_id, request.station_id)
+        return conn_pb.CreateConnectionResponse(connection=created)
+
+    @_rpc
+    def RecreateConnection(
+        self, request: conn_pb.RecreateConnectionRequest, context: grpc.ServicerContext
+    ) -> conn_pb.RecreateConnectionResponse:
+        recreated = self._store.recreate_connection(request.central_system_id, request.station_id)
+        return conn_pb.RecreateConnectionResponse(connection=recreated)
+
+    @_rpc
+    def DisconnectStation(
+        self, request: conn_pb.DisconnectStationRequest, context: grpc.ServicerContext
+    ) -> conn_pb.DisconnectStationResponse:
+        disconnected = self._store.disconnect_station(request.central_system_id, request.station_id)
+        return conn_pb.DisconnectStationResponse(connection=disconnected)
+
+
+class MappingServicer(map_grpc.MappingServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @_rpc
+    def GetAllMappings(
+        self, request: map_pb.GetAllMappingsRequest, context: grpc.ServicerContext
+    ) -> map_pb.GetAllMappingsResponse:
+        found = self._store.list_mappings(request.station_id, request.central_system_id)
+        return map_pb.GetAllMappingsResponse(mappings=found)
+
+    @_rpc
+    def CreateMapping(
+        self, request: map_pb.CreateMappingRequest, context: grpc.ServicerContext
+    ) -> map_pb.CreateMappingResponse:
+        created = self._store.create_mapping(
+            request.station_id, request.central_system_id, request.weight, request.is_master, request.is_enabled
+        )
+        return map_pb.CreateMappingResponse(mapping=created)
+
+    @_rpc
+    def UpdateMapping(
+        self, request: map_pb.UpdateMappingRequest, context: grpc.ServicerContext
+    ) -> map_pb.UpdateMappingResponse:
+        updated = self._store.update_mapping(
+            request.station_id,
+            request.central_system_id,
+            request.weight,
+            request.is_master,
+            request.is_enabled,
+            _mask(request),
+        )
+        return map_pb.UpdateMappingResponse(mapping=updated)
+
+    @_rpc
+    def DeleteMapping(
+        self, request: map_pb.DeleteMappingRequest, context: grpc.ServicerContext
+    ) -> map_pb.DeleteMappingResponse:
+        self._store.delete_mapping(request.station_id, request.central_system_id)
+        return map_pb.DeleteMappingResponse()
+
+
+class TransactionServicer(tx_grpc.TransactionServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @_rpc
+    def GetAllTransactions(
+        self, request: tx_pb.GetAllTransactionsRequest, context: grpc.ServicerContext
+    ) -> tx_pb.GetAllTransactionsResponse:
+        return self._store.transactions_page(
+            request.limit, request.offset, request.station_id, request.central_system_id, request.active_only
+        )
+
+
+def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
+    """Register the four services on server; return their full names."""
+    cs_grpc.add_CentralSystemServiceServicer_to_server(CentralSystemServicer(store), server)
+    conn_grpc.add_ConnectionServiceServicer_to_server(ConnectionServicer(store), server)
+    map_grpc.add_MappingServiceServicer_to_server(MappingServicer(store), server)
+    tx_grpc.add_TransactionServiceServicer_to_server(TransactionServicer(store), server)
+    return [
+        module.DESCRIPTOR.services_by_name[name].full_name
+        for module, name in (
+            (cs_pb, "CentralSystemService"),
+            (conn_pb, "ConnectionService"),
+            (map_pb, "MappingService"),
+            (tx_pb, "TransactionService"),
+        )
+    ]

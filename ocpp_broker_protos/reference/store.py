@@ -1,0 +1,618 @@
+"""The reference server's state: one store, one lock, copies handed out.
+
+Every rule of the contract lives here, so the servicers stay thin and the
+fixture loader and the Python API get exactly the behaviour a client sees.
+Methods raise :class:`~ocpp_broker_protos.reference.errors.ApiError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from sortedcontainers import SortedDict, SortedList
+
+from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
+from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
+from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
+from ocpp_broker_protos.reference import errors, validation
+from ocpp_broker_protos.reference.errors import FieldViolation
+from ocpp_broker_protos.transaction.v1.transaction_pb2 import (
+    GetAllTransactionsResponse,
+    Transaction,
+)
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+CENTRAL_SYSTEM_FIELDS = ("name", "websocket_url", "description")
+MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+# Station ids are ASCII, so this sorts after every one of them.
+_AFTER_ANY_STATION = "\U0010ffff"
+
+
+def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields an update replaces; no mask, an empty one or `*` mean all."""
+    if not paths or list(paths) == ["*"]:
+        return allowed
+    bad = [p for p in paths if p not in allowed]
+    if bad:
+        choices = ", ".join((*allowed, "*"))
+        raise errors.invalid(
+            [FieldViolation("update_mask", f"unknown path {p!r}; allowed: {choices}") for p in bad],
+            reason=errors.INVALID_UPDATE_MASK,
+        )
+    return tuple(p for p in allowed if p in paths)
+
+
+def _raise_if(violations: Iterable[FieldViolation]) -> None:
+    found = list(violations)
+    if found:
+        raise errors.invalid(found)
+
+
+def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
+    if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos <= 999_999_999):
+        return [FieldViolation(path, "must be between 0001-01-01 and 9999-12-31")]
+    return []
+
+
+@dataclass(slots=True)
+class _StoredTransaction:
+    key: tuple[int, int, str]
+    station_id: str
+    connector_id: str
+    central_system_id: int
+    open: bool
+    framed: bytes  # the transaction as field 1 of GetAllTransactionsResponse
+
+
+def _framed(transaction: Transaction) -> bytes:
+    body = transaction.SerializeToString()
+    # Tag of GetAllTransactionsResponse.transactions (field 1, length-delimited).
+    return b"\x0a" + _varint(len(body)) + body
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+class Store:
+    """All state of the reference server, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as if freshly constructed."""
+        with self._lock:
+            self._next_id = 1
+            self._central_systems: SortedDict[int, CentralSystem] = SortedDict()
+            self._names: dict[str, int] = {}
+            # (station_id, central_system_id) -> Mapping
+            self._mappings: SortedDict[tuple[str, int], Mapping] = SortedDict()
+            # (central_system_id, station_id) -> connected
+            self._connections: SortedDict[tuple[int, str], bool] = SortedDict()
+            self._transactions: dict[str, _StoredTransaction] = {}
+            self._open_by_connector: dict[tuple[str, str], str] = {}
+            # (station filter, central system filter, active_only) -> sorted keys
+            self._indexes: dict[tuple[str | None, int | None, bool], SortedList] = {}
+
+    # -- central systems -------------------------------------------------
+
+    def _central_system(self, central_system_id: int) -> CentralSystem:
+        found: CentralSystem | None = self._central_systems.get(central_system_id)
+        if found is None:
+            raise errors.not_found(
+                errors.CENTRAL_SYSTEM_NOT_FOUND,
+                f"central system {central_system_id} not found",
+                central_system_id=str(central_system_id),
+            )
+        return found
+
+    def _check_name_free(self, name: str, owner: int | None = None) -> None:
+        holder = self._names.get(name)
+        if holder is not None and holder != owner:
+            raise errors.already_exists(
+                errors.CENTRAL_SYSTEM_ALREADY_EXISTS,
+                f"central system name {name!r} is taken by central system {holder}",
+                name=name,
+            )
+
+    def create_central_system(self, name: str, websocket_url: str, description: str = "") -> CentralSystem:
+        _raise_if(
+            [
+                *validation.name(name),
+                *validation.websocket_url(websocket_url),
+                *validation.description(description),
+            ]
+        )
+        with self._lock:
+            self._check_name_free(name)
+            if self._next_id > validation.INT32_MAX:
+                raise errors.ApiError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "CENTRAL_SYSTEM_IDS_EXHAUSTED",
+                    "every int32 id has been used",
+                )
+            stored = CentralSystem(id=self._next_id, name=name, websocket_url=websocket_url, description=description)
+            self._next_id += 1
+            self._central_systems[stored.id] = stored
+            self._names[name] = stored.id
+            return _copy(stored)
+
+    def add_central_system(self, central_system: CentralSystem) -> CentralSystem:
+        """Insert a central system with a given id (fixtures); later ids follow it."""
+        cs = central_system
+        _raise_if(
+            [
+                *validation.positive_id(cs.id, "id"),
+                *validation.name(cs.name),
+                *validation.websocket_url(cs.websocket_url),
+                *validation.description(cs.description),
+            ]
+        )
+        with self._lock:
+            if cs.id in self._central_systems:
+                raise errors.already_exists(
+                    errors.CENTRAL_SYSTEM_ALREADY_EXISTS, f"central system {cs.id} already exists"
+                )
+            self._check_name_free(cs.name)
+            stored = _copy(cs)
+            self._central_systems[cs.id] = stored
+            self._names[cs.name] = cs.id
+            self._next_id = max(self._next_id, cs.id + 1)
+            return _copy(stored)
+
+    def get_central_system(self, central_system_id: int) -> CentralSystem:
+        _raise_if(validation.positive_id(central_system_id, "id"))
+        with self._lock:
+            return _copy(self._central_system(central_system_id))
+
+    def list_central_systems(self) -> list[CentralSystem]:
+        with self._lock:
+            return [_copy(cs) for cs in self._central_systems.values()]
+
+    def update_central_system(
+        self,
+        central_system_id: int,
+        name: str,
+        websocket_url: str,
+        description: str,
+        update_mask: Sequence[str] | None = None,
+    ) -> CentralSystem:
+        paths = _mask(update_mask, CENTRAL_SYSTEM_FIELDS)
+        checks = {
+            "name": validation.name(name),
+            "websocket_url": validation.websocket_url(websocket_url),
+            "description": validation.description(description),
+        }
+        _raise_if(
+            [
+                *validation.positive_id(central_system_id, "id"),
+                *(v for p in paths for v in checks[p]),
+            ]
+        )
+        new_values = {"name": name, "websocket_url": websocket_url, "description": description}
+        with self._lock:
+            stored = self._central_system(central_system_id)
+            if "name" in paths:
+                self._check_name_free(name, owner=central_system_id)
+                del self._names[stored.name]
+                self._names[name] = central_system_id
+            for path in paths:
+                setattr(stored, path, new_values[path])
+            return _copy(stored)
+
+    def delete_central_system(self, central_system_id: int, force: bool = False) -> None:
+        _raise_if(validation.positive_id(central_system_id, "id"))
+        with self._lock:
+            stored = self._central_system(central_system_id)
+            mappings = [k for k in self._mappings if k[1] == central_system_id]
+            connections = list(self._worker_keys(central_system_id))
+            if (mappings or connections) and not force:
+                raise errors.failed_precondition(
+                    errors.CENTRAL_SYSTEM_IN_USE,
+                    f"central system {central_system_id} is still referenced by "
+                    f"{len(mappings)} mapping(s) and {len(connections)} connection(s); "
+                    "delete them first or set force",
+                    central_system_id=str(central_system_id),
+                )
+            for key in mappings:
+                del self._mappings[key]
+            for key in connections:
+                del self._connections[key]
+            del self._names[stored.name]
+            del self._central_systems[central_system_id]
+
+    # -- mappings --------------------------------------------------------
+
+    def _station_mappings(self, station_id: str) -> Iterable[Mapping]:
+        keys = self._mappings.irange((station_id, -1), (station_id, validation.INT32_MAX + 1))
+        return [self._mappings[k] for k in keys]
+
+    def _check_master_rule(self, candidate: Mapping) -> None:
+        if not (candidate.is_master and candidate.is_enabled):
+            return
+        for other in self._station_mappings(candidate.station_id):
+            if other.central_system_id != candidate.central_system_id and other.is_master and other.is_enabled:
+                raise errors.failed_precondition(
+                    errors.SECOND_ENABLED_MASTER,
+                    f"station {candidate.station_id!r} already has an enabled master: "
+                    f"central system {other.central_system_id}",
+                    station_id=candidate.station_id,
+                    master_central_system_id=str(other.central_system_id),
+                )
+
+    def _mapping(self, station_id: str, central_system_id: int) -> Mapping:
+        found: Mapping | None = self._mappings.get((station_id, central_system_id))
+        if found is None:
+            raise errors.not_found(
+                errors.MAPPING_NOT_FOUND,
+                f"mapping of station {station_id!r} to central system {central_system_id} not found",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        return found
+
+    def list_mappings(self, station_id: str = "", central_system_id: int = 0) -> list[Mapping]:
+        _raise_if(
+            [
+                *validation.optional_station_id(station_id),
+                *validation.non_negative(central_system_id, "central_system_id"),
+            ]
+        )
+        with self._lock:
+            found = self._station_mappings(station_id) if station_id else self._mappings.values()
+            return [_copy(m) for m in found if central_system_id in (0, m.central_system_id)]
+
+    def create_mapping(
+        self,
+        station_id: str,
+        central_system_id: int,
+        weight: int = 0,
+        is_master: bool = False,
+        is_enabled: bool = True,
+    ) -> Mapping:
+        _raise_if(
+            [
+                *validation.station_id(station_id),
+                *validation.positive_id(central_system_id, "central_system_id"),
+                *validation.non_negative(weight, "weight"),
+            ]
+        )
+        mapping = Mapping(
+            station_id=station_id,
+            central_system_id=central_system_id,
+            weight=weight,
+            is_master=is_master,
+            is_enabled=is_enabled,
+        )
+        with self._lock:
+            if central_system_id not in self._central_systems:
+                raise errors.failed_precondition(
+                    errors.UNKNOWN_CENTRAL_SYSTEM,
+                    f"cannot map station {station_id!r} to central system {central_system_id}: it does not exist",
+                    central_system_id=str(central_system_id),
+                )
+            if (station_id, central_system_id) in self._mappings:
+                raise errors.already_exists(
+                    errors.MAPPING_ALREADY_EXISTS,
+                    f"station {station_id!r} is already mapped to central system {central_system_id}",
+                    station_id=station_id,
+                    central_system_id=str(central_system_id),
+                )
+            self._check_master_rule(mapping)
+            self._mappings[(station_id, central_system_id)] = mapping
+            return _copy(mapping)
+
+    def update_mapping(
+        self,
+        station_id: str,
+        central_system_id: int,
+        weight: int,
+        is_master: bool,
+        is_enabled: bool,
+        update_mask: Sequence[str] | None = None,
+    ) -> Mapping:
+        paths = _mask(update_mask, MAPPING_FIELDS)
+        _raise_if(
+            [
+                *validation.station_id(station_id),
+                *validation.positive_id(central_system_id, "central_system_id"),
+                *(validation.non_negative(weight, "weight") if "weight" in paths else []),
+            ]
+        )
+        new_values: dict[str, Any] = {
+            "weight": weight,
+            "is_master": is_master,
+            "is_enabled": is_enabled,
+        }
+        with self._lock:
+            stored = self._mapping(station_id, central_system_id)
+            result = _copy(stored)
+            for path in paths:
+                setattr(result, path, new_values[path])
+            self._check_master_rule(result)
+            stored.CopyFrom(result)
+            key = (central_system_id, station_id)
+            if not result.is_enabled and key in self._connections:
+                self._connections[key] = False
+            return _copy(stored)
+
+    def delete_mapping(self, station_id: str, central_system_id: int) -> None:
+        _raise_if(
+            [
+                *validation.station_id(station_id),
+                *validation.positive_id(central_system_id, "central_system_id"),
+            ]
+        )
+        with self._lock:
+            self._mapping(station_id, central_system_id)
+            del self._mappings[(station_id, central_system_id)]
+            self._connections.pop((central_system_id, station_id), None)
+
+    # -- workers and connections ----------------------------------------
+
+    def _worker_keys(self, central_system_id: int) -> Iterable[tuple[int, str]]:
+        return list(self._connections.irange((central_system_id, ""), (central_system_id, _AFTER_ANY_STATION)))
+
+    def _worker_connections(self, central_system_id: int) -> list[ConnectionInfo]:
+        return [
+            ConnectionInfo(station_id=station, central_system_id=cs, connected=self._connections[(cs, station)])
+            for cs, station in self._worker_keys(central_system_id)
+        ]
+
+    def _worker(self, cs: CentralSystem) -> WorkerInfo:
+        connections = self._worker_connections(cs.id)
+        return WorkerInfo(
+            central_system_id=cs.id,
+            central_system_name=cs.name,
+            connections_count=len(connections),
+            connections=connections,
+        )
+
+    def list_workers(self) -> list[WorkerInfo]:
+        with self._lock:
+            return [self._worker(cs) for cs in self._central_systems.values()]
+
+    def get_worker(self, central_system_id: int) -> WorkerInfo:
+        _raise_if(validation.positive_id(central_system_id, "central_system_id"))
+        with self._lock:
+            return self._worker(self._central_system(central_system_id))
+
+    def worker_connections(self, central_system_id: int) -> list[ConnectionInfo]:
+        _raise_if(validation.positive_id(central_system_id, "central_system_id"))
+        with self._lock:
+            self._central_system(central_system_id)
+            return self._worker_connections(central_system_id)
+
+    def _connection_args(self, central_system_id: int, station_id: str) -> None:
+        _raise_if(
+            [
+                *validation.positive_id(central_system_id, "central_system_id"),
+                *validation.station_id(station_id),
+            ]
+        )
+
+    def _require_enabled_mapping(self, central_system_id: int, station_id: str) -> None:
+        mapping = self._mappings.get((station_id, central_system_id))
+        if mapping is None or not mapping.is_enabled:
+            state = "no mapping" if mapping is None else "a disabled mapping"
+            raise errors.failed_precondition(
+                errors.NO_ENABLED_MAPPING,
+                f"station {station_id!r} has {state} to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+
+    def _existing_connection(self, central_system_id: int, station_id: str) -> tuple[int, str]:
+        key = (central_system_id, station_id)
+        if key not in self._connections:
+            raise errors.not_found(
+                errors.CONNECTION_NOT_FOUND,
+                f"station {station_id!r} has no connection to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        return key
+
+    def create_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
+        return self.add_connection(central_system_id, station_id, connected=True)
+
+    def add_connection(self, central_system_id: int, station_id: str, connected: bool = True) -> ConnectionInfo:
+        """Open a connection, or (fixtures) record one already disconnected.
+
+        A connected one needs an enabled mapping; a disconnected record only
+        needs the mapping, enabled or not, as disabling leaves it behind.
+        """
+        self._connection_args(central_system_id, station_id)
+        with self._lock:
+            self._central_system(central_system_id)
+            if connected:
+                self._require_enabled_mapping(central_system_id, station_id)
+            else:
+                self._mapping(station_id, central_system_id)
+            key = (central_system_id, station_id)
+            if key in self._connections:
+                raise errors.already_exists(
+                    errors.CONNECTION_ALREADY_EXISTS,
+                    f"station {station_id!r} already has a connection to central system {central_system_id}",
+                    station_id=station_id,
+                    central_system_id=str(central_system_id),
+                )
+            self._connections[key] = connected
+            return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
+
+    def recreate_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
+        self._connection_args(central_system_id, station_id)
+        with self._lock:
+            key = self._existing_connection(central_system_id, station_id)
+            self._require_enabled_mapping(central_system_id, station_id)
+            self._connections[key] = True
+            return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=True)
+
+    def disconnect_station(self, central_system_id: int, station_id: str) -> ConnectionInfo:
+        self._connection_args(central_system_id, station_id)
+        with self._lock:
+            key = self._existing_connection(central_system_id, station_id)
+            self._connections[key] = False
+            return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=False)
+
+    # -- transactions ----------------------------------------------------
+
+    def _index_keys(self, stored: _StoredTransaction) -> list[tuple[str | None, int | None, bool]]:
+        actives = (False, True) if stored.open else (False,)
+        return [
+            (station, cs, active)
+            for station in (None, stored.station_id)
+            for cs in (None, stored.central_system_id)
+            for active in actives
+        ]
+
+    def add_transaction(self, transaction: Transaction) -> Transaction:
+        """Record a transaction (fixtures, tests); open while ``ended_at`` is unset."""
+        t = transaction
+        violations = [
+            *validation.bounded_text(t.id, "id", validation.TRANSACTION_ID_MAX),
+            *validation.station_id(t.station_id),
+            *validation.bounded_text(t.connector_id, "connector_id", validation.CONNECTOR_ID_MAX),
+            *validation.positive_id(t.central_system_id, "central_system_id"),
+        ]
+        if not t.HasField("started_at"):
+            violations.append(FieldViolation("started_at", "must be set"))
+        else:
+            violations += _timestamp_violations(t.started_at, "started_at")
+        if t.HasField("ended_at"):
+            violations += _timestamp_violations(t.ended_at, "ended_at")
+            if (t.ended_at.seconds, t.ended_at.nanos) < (t.started_at.seconds, t.started_at.nanos):
+                violations.append(FieldViolation("ended_at", "must not be before started_at"))
+        _raise_if(violations)
+        is_open = not t.HasField("ended_at")
+        with self._lock:
+            if t.id in self._transactions:
+                raise errors.already_exists(errors.TRANSACTION_ALREADY_EXISTS, f"transaction {t.id!r} already exists")
+            connector = (t.station_id, t.connector_id)
+            if is_open and connector in self._open_by_connector:
+                raise errors.failed_precondition(
+                    errors.CONNECTOR_BUSY,
+                    f"connector {t.connector_id!r} of station {t.station_id!r} already has open transaction "
+                    f"{self._open_by_connector[connector]!r}",
+                )
+            self._insert_transaction(t, is_open)
+            return _copy(t)
+
+    def _insert_transaction(self, t: Transaction, is_open: bool) -> None:
+        stored = _StoredTransaction(
+            key=(-t.started_at.seconds, -t.started_at.nanos, t.id),
+            station_id=t.station_id,
+            connector_id=t.connector_id,
+            central_system_id=t.central_system_id,
+            open=is_open,
+            framed=_framed(t),
+        )
+        self._transactions[t.id] = stored
+        if is_open:
+            self._open_by_connector[(t.station_id, t.connector_id)] = t.id
+        for index_key in self._index_keys(stored):
+            index = self._indexes.get(index_key)
+            if index is None:
+                index = self._indexes[index_key] = SortedList()
+            index.add(stored.key)
+
+    def end_transaction(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
+        """Close an open transaction (tests that watch `active_only` change)."""
+        with self._lock:
+            stored = self._transactions.get(transaction_id)
+            if stored is None:
+                raise errors.not_found(errors.TRANSACTION_NOT_FOUND, f"transaction {transaction_id!r} not found")
+            current = _parse_framed(stored.framed)
+            if not stored.open:
+                raise errors.failed_precondition(
+                    "TRANSACTION_ALREADY_ENDED", f"transaction {transaction_id!r} has already ended"
+                )
+            ended = _copy(current)
+            ended.ended_at.CopyFrom(ended_at)
+            if (ended_at.seconds, ended_at.nanos) < (
+                current.started_at.seconds,
+                current.started_at.nanos,
+            ):
+                raise errors.invalid([FieldViolation("ended_at", "must not be before started_at")])
+            for index_key in self._index_keys(stored):
+                self._indexes[index_key].remove(stored.key)
+            del self._open_by_connector[(stored.station_id, stored.connector_id)]
+            self._insert_transaction(ended, is_open=False)
+            return ended
+
+    def transactions_page(
+        self,
+        limit: int = 0,
+        offset: int = 0,
+        station_id: str = "",
+        central_system_id: int = 0,
+        active_only: bool = False,
+    ) -> GetAllTransactionsResponse:
+        _raise_if(
+            [
+                *validation.non_negative(limit, "limit"),
+                *validation.non_negative(offset, "offset"),
+                *validation.optional_station_id(station_id),
+                *validation.non_negative(central_system_id, "central_system_id"),
+            ]
+        )
+        size = DEFAULT_PAGE_SIZE if limit == 0 else min(limit, MAX_PAGE_SIZE)
+        index_key = (station_id or None, central_system_id or None, active_only)
+        with self._lock:
+            index = self._indexes.get(index_key)
+            if index is None:
+                return GetAllTransactionsResponse(total_count=0)
+            total = len(index)
+            keys = index.islice(offset, offset + size) if offset < total else []
+            body = b"".join(self._transactions[key[2]].framed for key in keys)
+        return GetAllTransactionsResponse.FromString(body + b"\x10" + _varint(total))
+
+    def transaction_count(self) -> int:
+        with self._lock:
+            return len(self._transactions)
+
+    # -- whole state -----------------------------------------------------
+
+    def snapshot(self) -> dict[str, list[bytes]]:
+        """A comparable picture of the whole state, for tests that check a
+        rejected request changed nothing."""
+        with self._lock:
+            return {
+                "central_systems": [cs.SerializeToString() for cs in self._central_systems.values()],
+                "mappings": [m.SerializeToString() for m in self._mappings.values()],
+                "connections": [repr(item).encode() for item in self._connections.items()],
+                "transactions": [self._transactions[k].framed for k in sorted(self._transactions)],
+                "next_id": [str(self._next_id).encode()],
+            }
+
+
+_M = TypeVar("_M", bound=Message)
+
+
+def _copy(message: _M) -> _M:
+    duplicate = type(message)()
+    duplicate.CopyFrom(message)
+    return duplicate
+
+
+def _parse_framed(framed: bytes) -> Transaction:
+    page = GetAllTransactionsResponse.FromString(framed)
+    return page.transactions[0]

@@ -1,0 +1,93 @@
+"""Field rules of the contract. Each check returns the violations it finds,
+so one response can name every bad field at once."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from ocpp_broker_protos.reference.errors import FieldViolation
+
+# OCPP 2.0.1 identifierString: A-Z a-z 0-9 * - _ = + | @ .
+_IDENTIFIER = re.compile(r"[A-Za-z0-9*\-_=+|@.]+")
+STATION_ID_MAX = 48
+NAME_MAX = 128
+URL_MAX = 512
+DESCRIPTION_MAX = 1024
+TRANSACTION_ID_MAX = 36
+CONNECTOR_ID_MAX = 36
+INT32_MAX = 2**31 - 1
+
+Violations = list[FieldViolation]
+
+
+def station_id(value: str, path: str = "station_id") -> Violations:
+    if not value:
+        return [FieldViolation(path, "must not be empty")]
+    if len(value) > STATION_ID_MAX:
+        return [FieldViolation(path, f"must be at most {STATION_ID_MAX} characters, got {len(value)}")]
+    if not _IDENTIFIER.fullmatch(value):
+        return [FieldViolation(path, "may only contain A-Z a-z 0-9 * - _ = + | @ .")]
+    return []
+
+
+def optional_station_id(value: str, path: str = "station_id") -> Violations:
+    return station_id(value, path) if value else []
+
+
+def positive_id(value: int, path: str) -> Violations:
+    return [] if value > 0 else [FieldViolation(path, f"must be positive, got {value}")]
+
+
+def non_negative(value: int, path: str) -> Violations:
+    return [] if value >= 0 else [FieldViolation(path, f"must not be negative, got {value}")]
+
+
+def name(value: str, path: str = "name") -> Violations:
+    if not value.strip():
+        return [FieldViolation(path, "must not be empty or blank")]
+    if len(value) > NAME_MAX:
+        return [FieldViolation(path, f"must be at most {NAME_MAX} characters, got {len(value)}")]
+    return []
+
+
+def description(value: str, path: str = "description") -> Violations:
+    if len(value) > DESCRIPTION_MAX:
+        return [FieldViolation(path, f"must be at most {DESCRIPTION_MAX} characters, got {len(value)}")]
+    return []
+
+
+def websocket_url(value: str, path: str = "websocket_url") -> Violations:
+    def bad(why: str) -> Violations:
+        return [FieldViolation(path, why)]
+
+    if not value:
+        return bad("must not be empty")
+    if len(value) > URL_MAX:
+        return bad(f"must be at most {URL_MAX} characters, got {len(value)}")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return bad("must not contain white space or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return bad("must be an absolute ws:// or wss:// URL with a valid host and port")
+    if parts.scheme.lower() not in ("ws", "wss"):
+        return bad("scheme must be ws or wss")
+    if "@" in parts.netloc:
+        return bad("must not carry a user name or password")
+    if not parts.hostname:
+        return bad("must name a host")
+    if port == 0:
+        return bad("port must be between 1 and 65535")
+    if "#" in value:
+        return bad("must not have a fragment")
+    return []
+
+
+def bounded_text(value: str, path: str, maximum: int) -> Violations:
+    if not value:
+        return [FieldViolation(path, "must not be empty")]
+    if len(value) > maximum:
+        return [FieldViolation(path, f"must be at most {maximum} characters, got {len(value)}")]
+    return []

@@ -1,0 +1,58 @@
+"""Starting `ocpp-broker-protos serve` as a real process for tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+LISTENING = re.compile(r"listening on (\S+)")
+
+
+def output(stream: IO[str] | None) -> str:
+    """What is left to read on a finished process's stream."""
+    return stream.read() if stream is not None else ""
+
+
+@contextmanager
+def serving(*args: str, timeout: float = 30.0) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run `serve --port 0 ARGS`, yield (process, target); SIGTERM it afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ocpp_broker_protos.cli", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline and not line:
+            if selector.select(timeout=deadline - time.monotonic()):
+                line = process.stdout.readline()
+                if not line:
+                    break
+        found = LISTENING.search(line)
+        assert found, f"no address printed: {line!r} {output(process.stderr) if process.poll() is not None else ''}"
+        yield process, found.group(1)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
