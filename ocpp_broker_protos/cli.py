@@ -52,6 +52,46 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    try:
+        from ocpp_broker_protos import conformance
+    except ImportError as error:  # pragma: no cover - depends on the install
+        print(f"error: the kit needs the [conformance] extra: pip install 'ocpp-broker-protos[conformance]' ({error})")
+        return 2
+    chosen = conformance.cases(args.k)
+    if not chosen:
+        print(f"error: no case matches {args.k!r}", file=sys.stderr)
+        return 2
+    root = None
+    if args.ca_cert:
+        try:
+            with open(args.ca_cert, "rb") as handle:
+                root = handle.read()
+        except OSError as error:
+            print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
+            return 2
+    print(f"running {len(chosen)} conformance cases against {args.target}", flush=True)
+
+    def progress(index: int, total: int, result: conformance.CaseResult) -> None:
+        print(f"[{index:>{len(str(total))}}/{total}] {result.outcome.upper():<6} {result.case.name}", flush=True)
+
+    report = conformance.run(
+        args.target,
+        selected=chosen,
+        tls=args.tls or bool(root),
+        root_certificates=root,
+        timeout=args.timeout,
+        on_result=progress,
+    )
+    print()
+    print(report.table())
+    print()
+    print(report.summary())
+    if args.junit_xml:
+        report.write_junit(args.junit_xml)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocpp-broker-protos", description="OCPP broker admin API tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-workers", type=int, default=16, help="size of the request thread pool")
     serve.add_argument("--grace", type=float, default=5.0, help="seconds running calls get on shutdown")
     serve.set_defaults(run=_serve)
+    kit = commands.add_parser("conformance", help="check a server against the contract")
+    kit.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to check")
+    kit.add_argument("-k", metavar="PATTERN", help="only cases whose name or RPC contains PATTERN (or matches a glob)")
+    kit.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
+    kit.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --ca-cert)")
+    kit.add_argument("--ca-cert", metavar="FILE", help="PEM root certificate(s) to trust; implies --tls")
+    kit.add_argument("--timeout", type=float, default=10.0, help="deadline of each call in seconds (default 10)")
+    kit.set_defaults(run=_conformance)
     return parser
 
 

@@ -27,9 +27,10 @@ SITES = ("HARBOUR", "MALL", "DEPOT", "CAMPUS")
 STATIONS_PER_SITE = 9  # 36 stations
 
 
-def demo_store(seed: int = SEED) -> Store:
+def demo_store(seed: int = SEED, store: Store | None = None) -> Store:
+    """The demo data set, in a new store or added to the given (empty) one."""
     rng = random.Random(seed)
-    store = Store()
+    store = Store() if store is None else store
     ids = [store.create_central_system(*cs).id for cs in CENTRAL_SYSTEMS]
     stations = [f"{site}-CP-{n:03d}" for site in SITES for n in range(1, STATIONS_PER_SITE + 1)]
     for station in stations:

@@ -93,6 +93,10 @@ def _varint(value: int) -> bytes:
 class Store:
     """All state of the reference server, guarded by one lock."""
 
+    #: Page size when a request's limit is 0, and the largest page served.
+    default_page_size = DEFAULT_PAGE_SIZE
+    max_page_size = MAX_PAGE_SIZE
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.reset()
@@ -574,7 +578,7 @@ class Store:
                 *validation.non_negative(central_system_id, "central_system_id"),
             ]
         )
-        size = DEFAULT_PAGE_SIZE if limit == 0 else min(limit, MAX_PAGE_SIZE)
+        size = self.default_page_size if limit == 0 else min(limit, self.max_page_size)
         index_key = (station_id or None, central_system_id or None, active_only)
         with self._lock:
             index = self._indexes.get(index_key)

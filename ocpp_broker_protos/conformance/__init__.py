@@ -1,0 +1,46 @@
+"""The conformance kit: the contract as a black-box suite any server can run.
+
+Needs ``pip install 'ocpp-broker-protos[conformance]'``. From a shell::
+
+    ocpp-broker-protos conformance --target 127.0.0.1:50051
+
+From Python::
+
+    from ocpp_broker_protos import conformance
+    report = conformance.run("127.0.0.1:50051")
+    assert report.ok, report.table()
+
+From pytest, one test per case against a channel fixture of your own::
+
+    @conformance.parametrize()
+    def test_conformance(conformance_case, channel):
+        conformance_case.check(channel)
+
+Cases create their own objects under unique names, tolerate data already on
+the target, and remove what they created, so they are safe to run against a
+shared server. Transaction cases only read: they judge whatever data the
+target holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ocpp_broker_protos.conformance.kit import Case, CaseFailure, CaseResult, Context
+from ocpp_broker_protos.conformance.runner import Report, run, select
+
+__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Report", "cases", "parametrize", "run"]
+
+
+def cases(pattern: str | None = None) -> list[Case]:
+    """Every registered case, or those matching pattern (see ``select``)."""
+    return select(pattern)
+
+
+def parametrize(pattern: str | None = None, argname: str = "conformance_case") -> Callable[[Any], Any]:
+    """A ``pytest.mark.parametrize`` over the cases, with their names as ids."""
+    import pytest
+
+    chosen = select(pattern)
+    return pytest.mark.parametrize(argname, chosen, ids=[c.name for c in chosen])

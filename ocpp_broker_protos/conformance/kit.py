@@ -1,0 +1,255 @@
+"""The machinery of the conformance kit: cases, the context they run in, and
+the checks that turn a wrong answer into "expected ..., got ...".
+
+A case is a function of a :class:`Context`. It talks to the target only
+through the context's stubs, creates what it needs under unique names,
+registers how to remove it, and raises :class:`CaseFailure` when the target
+breaks the rule the case is about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
+from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
+from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
+from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
+from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
+
+DOMAIN = "ocpp-broker"
+DEFAULT_TIMEOUT = 10.0
+
+
+class CaseFailure(AssertionError):
+    """The target broke the rule a case checks."""
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(f"expected {expected}, got {got}")
+        self.expected = expected
+        self.got = got
+
+
+@dataclass(frozen=True)
+class Case:
+    """One rule of the contract, checked through a channel."""
+
+    name: str
+    rpcs: tuple[str, ...]
+    doc: str
+    func: Callable[[Context], None] = field(repr=False, compare=False)
+
+    def run(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> CaseResult:
+        context = Context(channel, timeout)
+        started = time.perf_counter()
+        outcome, expected, got = "passed", "", ""
+        try:
+            self.func(context)
+        except CaseFailure as failure:
+            outcome, expected, got = "failed", failure.expected, failure.got
+        except grpc.RpcError as error:
+            outcome, expected, got = "failed", "a successful call", describe_error(error)
+        except Exception as error:  # a broken target must never stop the kit
+            outcome, expected, got = "failed", "a well-formed answer", f"{type(error).__name__}: {error}"
+        finally:
+            context.cleanup()
+        return CaseResult(self, outcome, expected, got, time.perf_counter() - started)
+
+    def check(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Run the case and raise AssertionError when it fails (for pytest)."""
+        result = self.run(channel, timeout)
+        if not result.passed:
+            raise AssertionError(f"{self.name}: {result.why}")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    outcome: str
+    expected: str
+    got: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    @property
+    def why(self) -> str:
+        return "" if self.passed else f"expected {self.expected}, got {self.got}"
+
+
+REGISTRY: list[Case] = []
+
+
+def case(*rpcs: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register a case; rpcs are `Service.Method` names it exercises."""
+
+    def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
+        doc = " ".join((func.__doc__ or "").split())
+        REGISTRY.append(Case(func.__name__, rpcs, doc, func))
+        return func
+
+    return register
+
+
+class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
+    """Give every call a deadline, so a hanging target fails a case instead of hanging the kit."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        if details.timeout is None:
+            details = _CallDetails(details.method, self._timeout, details.metadata, details.credentials)
+        return continuation(details, request)
+
+
+@dataclass(frozen=True)
+class _CallDetails(grpc.ClientCallDetails):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+
+
+_M = TypeVar("_M", bound=Message)
+
+
+def describe_error(error: grpc.RpcError) -> str:
+    """`CODE reason=R fields=[...]: message` as read from the status."""
+    code, reason, fields = error_parts(error)
+    text = code.name if code else "no status"
+    text += f" reason={reason or '(none)'}"
+    if fields:
+        text += f" fields={sorted(fields)}"
+    details = error.details() if isinstance(error, grpc.Call) else ""
+    return f"{text}: {details}"
+
+
+def error_parts(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str, set[str]]:
+    """(code, ErrorInfo reason in our domain or "", BadRequest field paths)."""
+    if not isinstance(error, grpc.Call):
+        return None, "", set()
+    reason, fields = "", set()
+    try:
+        status = rpc_status.from_call(error)
+    except ValueError:
+        status = None
+    for packed in status.details if status is not None else []:
+        if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            packed.Unpack(info)
+            if info.domain == DOMAIN:
+                reason = info.reason
+        elif packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            packed.Unpack(bad)
+            fields.update(v.field for v in bad.field_violations)
+    return error.code(), reason, fields
+
+
+class Context:
+    """What a case gets: stubs, unique names, and clean-up that always runs."""
+
+    def __init__(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> None:
+        channel = grpc.intercept_channel(channel, _DefaultTimeout(timeout))
+        self.central_systems = cs_grpc.CentralSystemServiceStub(channel)
+        self.connections = conn_grpc.ConnectionServiceStub(channel)
+        self.mappings = map_grpc.MappingServiceStub(channel)
+        self.transactions = tx_grpc.TransactionServiceStub(channel)
+        self._run = uuid.uuid4().hex[:10]
+        self._counter = itertools.count(1)
+        self._cleanups: list[Callable[[], object]] = []
+
+    # -- objects of one's own ---------------------------------------------
+
+    def name(self, label: str = "cs") -> str:
+        return f"conformance-{self._run}-{label}-{next(self._counter)}"
+
+    def station(self) -> str:
+        """A station id no one else uses (valid: letters, digits and '-')."""
+        return f"CONF-{self._run}-{next(self._counter)}"
+
+    def new_central_system(self, description: str = "") -> cs_pb.CentralSystem:
+        """Create a central system that is force-deleted after the case."""
+        created = self.central_systems.CreateCentralSystem(
+            cs_pb.CreateCentralSystemRequest(
+                name=self.name(), websocket_url="wss://conformance.example/ocpp", description=description
+            )
+        ).central_system
+        self.on_cleanup(
+            lambda: self.central_systems.DeleteCentralSystem(
+                cs_pb.DeleteCentralSystemRequest(id=created.id, force=True)
+            )
+        )
+        return created
+
+    def new_mapping(
+        self, station_id: str, central_system_id: int, weight: int = 0, is_master: bool = False, is_enabled: bool = True
+    ) -> map_pb.Mapping:
+        return self.mappings.CreateMapping(
+            map_pb.CreateMappingRequest(
+                station_id=station_id,
+                central_system_id=central_system_id,
+                weight=weight,
+                is_master=is_master,
+                is_enabled=is_enabled,
+            )
+        ).mapping
+
+    def on_cleanup(self, action: Callable[[], object]) -> None:
+        self._cleanups.append(action)
+
+    def cleanup(self) -> None:
+        while self._cleanups:
+            action = self._cleanups.pop()
+            # Already gone, or the target refuses: nothing more a case can do.
+            with contextlib.suppress(grpc.RpcError):
+                action()
+
+    # -- checks -----------------------------------------------------------
+
+    def expect_error(
+        self,
+        call: Callable[[], object],
+        code: grpc.StatusCode,
+        reason: str,
+        fields: Iterable[str] = (),
+    ) -> None:
+        """The call must fail with code, ErrorInfo reason and exactly these BadRequest fields."""
+        want_fields = set(fields)
+        expected = f"{code.name} reason={reason}" + (f" fields={sorted(want_fields)}" if want_fields else "")
+        try:
+            call()
+        except grpc.RpcError as error:
+            got_code, got_reason, got_fields = error_parts(error)
+            if (got_code, got_reason) != (code, reason) or (want_fields and got_fields != want_fields):
+                raise CaseFailure(expected, describe_error(error)) from None
+            return
+        raise CaseFailure(expected, "OK")
+
+    @staticmethod
+    def expect_equal(what: str, got: object, expected: object) -> None:
+        if got != expected:
+            raise CaseFailure(f"{what} = {expected!r}", repr(got))
+
+    @staticmethod
+    def expect(condition: bool, expected: str, got: object) -> None:
+        if not condition:
+            raise CaseFailure(expected, str(got))

@@ -1,0 +1,133 @@
+"""Running the cases against a target and reporting the results."""
+
+from __future__ import annotations
+
+import fnmatch
+import platform
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from ocpp_broker_protos.conformance import cases as _cases  # noqa: F401  (registers the cases)
+from ocpp_broker_protos.conformance.kit import DEFAULT_TIMEOUT, REGISTRY, Case, CaseResult
+
+
+def select(pattern: str | None = None) -> list[Case]:
+    """The cases whose name or RPCs match pattern (a substring, or a glob with * ? [])."""
+    if not pattern:
+        return list(REGISTRY)
+    needle = pattern.lower()
+    glob = any(c in needle for c in "*?[")
+
+    def matches(case: Case) -> bool:
+        for text in (case.name, *case.rpcs):
+            text = text.lower()
+            if (glob and fnmatch.fnmatchcase(text, needle)) or (not glob and needle in text):
+                return True
+        return False
+
+    return [case for case in REGISTRY if matches(case)]
+
+
+@dataclass(frozen=True)
+class Report:
+    target: str
+    results: tuple[CaseResult, ...]
+    seconds: float
+
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and self.failed == 0
+
+    def failures(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.passed]
+
+    def table(self, width: int = 100) -> str:
+        rows = [("case", "rpc", "result", "why")]
+        for r in self.results:
+            # Method names alone: each is unique across the four services.
+            rpcs = ", ".join(rpc.split(".")[-1] for rpc in r.case.rpcs)
+            rows.append((r.case.name, rpcs, r.outcome.upper(), r.why))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = []
+        for index, (name, rpcs, outcome, why) in enumerate(rows):
+            lines.append(f"{name:<{widths[0]}}  {rpcs:<{widths[1]}}  {outcome:<{widths[2]}}  {why}".rstrip())
+            if index == 0:
+                lines.append("-" * min(width, sum(widths) + 6 + 3))
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed in {self.seconds:.1f}s against {self.target}"
+
+    def write_junit(self, path: str | Path) -> None:
+        suite = ET.Element(
+            "testsuite",
+            name="ocpp-broker-conformance",
+            tests=str(len(self.results)),
+            failures=str(self.failed),
+            errors="0",
+            time=f"{self.seconds:.3f}",
+            hostname=platform.node(),
+        )
+        for r in self.results:
+            test = ET.SubElement(
+                suite, "testcase", classname=r.case.rpcs[0].split(".")[0], name=r.case.name, time=f"{r.seconds:.3f}"
+            )
+            if not r.passed:
+                failure = ET.SubElement(test, "failure", message=r.why)
+                failure.text = f"{r.case.doc}\nRPCs: {', '.join(r.case.rpcs)}\n{r.why}"
+        root = ET.Element("testsuites")
+        root.append(suite)
+        tree = ET.ElementTree(root)
+        ET.indent(tree)
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def open_channel(target: str, tls: bool = False, root_certificates: bytes | None = None) -> grpc.Channel:
+    if tls:
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=root_certificates))
+    return grpc.insecure_channel(target)
+
+
+def run(
+    target: str | None = None,
+    *,
+    channel: grpc.Channel | None = None,
+    pattern: str | None = None,
+    tls: bool = False,
+    root_certificates: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_result: Callable[[int, int, CaseResult], None] | None = None,
+    selected: Sequence[Case] | None = None,
+) -> Report:
+    """Run the selected cases against target (HOST:PORT) or an open channel."""
+    if (target is None) == (channel is None):
+        raise ValueError("give exactly one of target and channel")
+    chosen = list(selected) if selected is not None else select(pattern)
+    own = channel is None
+    live = open_channel(target, tls, root_certificates) if target is not None else channel
+    assert live is not None
+    started = time.perf_counter()
+    results = []
+    try:
+        for index, chosen_case in enumerate(chosen, 1):
+            result = chosen_case.run(live, timeout)
+            results.append(result)
+            if on_result is not None:
+                on_result(index, len(chosen), result)
+    finally:
+        if own:
+            live.close()
+    return Report(target or "the given channel", tuple(results), time.perf_counter() - started)

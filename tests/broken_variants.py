@@ -1,0 +1,195 @@
+"""Deliberately broken reference servers: each one breaks one rule of the
+contract, so the conformance kit can show that it notices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+import pytest
+
+from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
+from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
+from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
+from ocpp_broker_protos.reference import ReferenceServer, Store, errors
+from ocpp_broker_protos.reference.demo import demo_store
+from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse
+
+
+class NotFoundForUnknownCentralSystem(Store):
+    """Mapping to an unknown central system: NOT_FOUND where FAILED_PRECONDITION is due."""
+
+    def create_mapping(self, station_id: str, central_system_id: int, *args: Any, **kwargs: Any) -> Mapping:
+        if central_system_id > 0 and central_system_id not in {cs.id for cs in self.list_central_systems()}:
+            raise errors.not_found(errors.CENTRAL_SYSTEM_NOT_FOUND, "no such central system")
+        return super().create_mapping(station_id, central_system_id, *args, **kwargs)
+
+
+class IgnoresUpdateMask(Store):
+    """UpdateCentralSystem replaces every field whatever the mask says."""
+
+    def update_central_system(
+        self, central_system_id: int, name: str, websocket_url: str, description: str, update_mask: Any = None
+    ) -> CentralSystem:
+        return super().update_central_system(central_system_id, name, websocket_url, description, None)
+
+
+class AllowsSecondMaster(Store):
+    """The one-enabled-master rule is not enforced."""
+
+    def _check_master_rule(self, candidate: Mapping) -> None:
+        return None
+
+
+class KeepsConnectionsOnDisable(Store):
+    """Disabling a mapping leaves its connection connected."""
+
+    def update_mapping(self, *args: Any, **kwargs: Any) -> Mapping:
+        with self._lock:
+            saved = dict(self._connections)
+            result = super().update_mapping(*args, **kwargs)
+            self._connections.update(saved)
+            return result
+
+
+class OffByOnePaging(Store):
+    """Every page starts one transaction late."""
+
+    def transactions_page(
+        self, limit: int = 0, offset: int = 0, *args: Any, **kwargs: Any
+    ) -> GetAllTransactionsResponse:
+        return super().transactions_page(limit, offset + 1 if offset > 0 else offset, *args, **kwargs)
+
+
+class UnsortedCentralSystems(Store):
+    """ListCentralSystems comes newest first."""
+
+    def list_central_systems(self) -> list[CentralSystem]:
+        return list(reversed(super().list_central_systems()))
+
+
+class UnsortedMappings(Store):
+    """GetAllMappings comes in reverse key order."""
+
+    def list_mappings(self, station_id: str = "", central_system_id: int = 0) -> list[Mapping]:
+        return list(reversed(super().list_mappings(station_id, central_system_id)))
+
+
+class LimitNotCapped(Store):
+    """A limit above 1000 is served in full."""
+
+    max_page_size = 10**9
+
+
+class WrongDefaultLimit(Store):
+    """limit 0 gives pages of 10."""
+
+    default_page_size = 10
+
+
+class NoCascadeOnForceDelete(Store):
+    """Force delete removes the central system but keeps its mappings."""
+
+    def delete_central_system(self, central_system_id: int, force: bool = False) -> None:
+        with self._lock:
+            saved = {k: v for k, v in self._mappings.items() if k[1] == central_system_id}
+            super().delete_central_system(central_system_id, force)
+            self._mappings.update(saved)
+
+
+class DeletesInUseWithoutForce(Store):
+    """Delete without force succeeds while mappings reference the central system."""
+
+    def delete_central_system(self, central_system_id: int, force: bool = False) -> None:
+        super().delete_central_system(central_system_id, True)
+
+
+class CountOutOfStep(Store):
+    """connections_count is one more than the connections listed."""
+
+    def _worker(self, cs: CentralSystem) -> WorkerInfo:
+        worker = super()._worker(cs)
+        worker.connections_count += 1
+        return worker
+
+
+class DisconnectDeletes(Store):
+    """DisconnectStation removes the connection record."""
+
+    def disconnect_station(self, central_system_id: int, station_id: str) -> ConnectionInfo:
+        info = super().disconnect_station(central_system_id, station_id)
+        with self._lock:
+            del self._connections[(central_system_id, station_id)]
+        return info
+
+
+class TotalCountIgnoresFilters(Store):
+    """total_count is the number of all transactions, whatever the filters."""
+
+    def transactions_page(self, *args: Any, **kwargs: Any) -> GetAllTransactionsResponse:
+        page = super().transactions_page(*args, **kwargs)
+        page.total_count = self.transaction_count()
+        return page
+
+
+class NamesNotUnique(Store):
+    """Central system names may repeat."""
+
+    def _check_name_free(self, name: str, owner: int | None = None) -> None:
+        return None
+
+
+def _without_error_info(error: errors.ApiError) -> grpc.Status:
+    """Statuses with the right code and message but no ErrorInfo detail."""
+    from google.rpc import code_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    status: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.Code.Value(error.code.name), message=error.message)
+    )
+    return status
+
+
+ORIGINAL_TO_STATUS = errors.to_grpc_status
+
+
+def _bad_request_names_wrong_field(error: errors.ApiError) -> grpc.Status:
+    renamed = tuple(errors.FieldViolation(v.field.upper(), v.description) for v in error.violations)
+    return ORIGINAL_TO_STATUS(errors.ApiError(error.code, error.reason, error.message, renamed, error.metadata))
+
+
+# name -> (store class, replacement for errors.to_grpc_status or None)
+VARIANTS: dict[str, tuple[type[Store], Callable[[errors.ApiError], grpc.Status] | None]] = {
+    "not_found_instead_of_failed_precondition": (NotFoundForUnknownCentralSystem, None),
+    "ignores_update_mask": (IgnoresUpdateMask, None),
+    "allows_second_enabled_master": (AllowsSecondMaster, None),
+    "keeps_connections_after_disable": (KeepsConnectionsOnDisable, None),
+    "off_by_one_paging": (OffByOnePaging, None),
+    "unsorted_central_systems": (UnsortedCentralSystems, None),
+    "unsorted_mappings": (UnsortedMappings, None),
+    "limit_not_capped": (LimitNotCapped, None),
+    "wrong_default_limit": (WrongDefaultLimit, None),
+    "no_cascade_on_force_delete": (NoCascadeOnForceDelete, None),
+    "deletes_in_use_without_force": (DeletesInUseWithoutForce, None),
+    "connections_count_out_of_step": (CountOutOfStep, None),
+    "disconnect_deletes_the_record": (DisconnectDeletes, None),
+    "total_count_ignores_filters": (TotalCountIgnoresFilters, None),
+    "central_system_names_not_unique": (NamesNotUnique, None),
+    "missing_error_info": (Store, _without_error_info),
+    "bad_request_names_the_wrong_field": (Store, _bad_request_names_wrong_field),
+}
+
+
+@contextmanager
+def broken_server(name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceServer]:
+    store_class, to_status = VARIANTS[name]
+    if to_status is not None:
+        monkeypatch.setattr(errors, "to_grpc_status", to_status)
+    with ReferenceServer(store=demo_store(store=store_class())) as server:
+        yield server
+
+
+def failed_cases(names: Sequence[str]) -> str:
+    return ", ".join(names) or "none"

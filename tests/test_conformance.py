@@ -1,0 +1,145 @@
+"""The conformance kit: complete, green on the reference server, red on broken ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import grpc
+import pytest
+
+from ocpp_broker_protos import conformance
+from ocpp_broker_protos.reference import ReferenceServer
+from ocpp_broker_protos.reference.demo import demo_store
+from tests.broken_variants import VARIANTS, broken_server
+from tests.cli_process import serving
+from tests.contract_modules import all_services
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    with ReferenceServer(store=demo_store()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def demo_channel(demo_server):
+    with grpc.insecure_channel(demo_server.target) as channel:
+        yield channel
+
+
+def test_every_rpc_is_covered_by_a_case():
+    declared = {f"{s.name}.{m.name}" for s in all_services() for m in s.methods}
+    covered = {rpc for case in conformance.cases() for rpc in case.rpcs}
+    assert covered <= declared, covered - declared  # no case names an RPC that does not exist
+    assert declared - covered == set()
+
+
+def test_cases_have_unique_names_and_documentation():
+    names = [case.name for case in conformance.cases()]
+    assert len(names) == len(set(names))
+    assert all(case.doc for case in conformance.cases())
+
+
+def test_selection_by_substring_and_glob():
+    assert {c.name for c in conformance.cases("UpdateMapping")} >= {"one_enabled_master_on_update"}
+    assert all(c.name.startswith("transactions_") for c in conformance.cases("transactions_*"))
+    assert conformance.cases("no-such-case") == []
+
+
+@conformance.parametrize()
+def test_reference_server_passes_each_case_with_demo_data(conformance_case, demo_channel):
+    conformance_case.check(demo_channel)
+
+
+def test_reference_server_passes_every_case_when_empty_and_cleans_up(ocpp_server):
+    before = ocpp_server.store.snapshot()
+    report = conformance.run(ocpp_server.target)
+    assert report.ok, report.table()
+    assert report.passed == len(conformance.cases())
+    after = ocpp_server.store.snapshot()
+    for part in ("central_systems", "mappings", "connections", "transactions"):
+        assert after[part] == before[part], part
+
+
+def test_cases_are_safe_on_a_shared_server(demo_server):
+    # Two kits at once against one server, with its demo data in place.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: conformance.run(demo_server.target), range(2)))
+    for report in reports:
+        assert report.ok, report.table()
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_broken_variant_is_caught(variant, monkeypatch, capsys):
+    with broken_server(variant, monkeypatch) as server:
+        report = conformance.run(server.target)
+    failed = report.failures()
+    assert failed, f"{variant} passed every case"
+    for result in failed:
+        assert result.why.startswith("expected ")
+    with capsys.disabled():
+        print(f"\n  {variant}: caught by {', '.join(r.case.name for r in failed)}", end="")
+
+
+def test_cli_passes_against_make_serve_style_server_and_writes_junit(tmp_path):
+    junit = tmp_path / "results.xml"
+    with serving("--demo") as (_, target):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ocpp_broker_protos.cli",
+                "conformance",
+                "--target",
+                target,
+                "--junit-xml",
+                str(junit),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    total = len(conformance.cases())
+    assert f"[{total}/{total}] PASSED" in result.stdout
+    assert f"{total} passed, 0 failed" in result.stdout
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == (str(total), "0")
+
+
+def test_cli_fails_and_says_why_against_a_broken_server(monkeypatch):
+    with broken_server("allows_second_enabled_master", monkeypatch) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "ocpp_broker_protos.cli", "conformance", "--target", server.target, "-k", "master"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "FAILED" in result.stdout
+    assert "expected FAILED_PRECONDITION reason=SECOND_ENABLED_MASTER, got OK" in result.stdout
+
+
+def test_cli_rejects_a_pattern_that_matches_nothing():
+    result = subprocess.run(
+        [sys.executable, "-m", "ocpp_broker_protos.cli", "conformance", "--target", "127.0.0.1:1", "-k", "zzz-none"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "no case matches 'zzz-none'" in result.stderr
+
+
+def test_an_unreachable_target_fails_every_case_quickly():
+    report = conformance.run("127.0.0.1:1", pattern="central_system_create_then_get", timeout=2)
+    assert not report.ok
+    assert "UNAVAILABLE" in report.failures()[0].got
