@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
@@ -36,6 +36,12 @@ def _rpc(method: _Method[_Req, _Resp]) -> _Method[_Req, _Resp]:
     @functools.wraps(method)
     def handler(self: Any, request: _Req, context: grpc.ServicerContext) -> _Resp:
         try:
+            if isinstance(request, MalformedRequest):
+                raise errors.ApiError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    errors.MALFORMED_REQUEST,
+                    f"the request does not parse as {method.__name__}'s request message",
+                )
             return method(self, request, context)
         except errors.ApiError as error:
             context.abort_with_status(errors.to_grpc_status(error))
@@ -194,18 +200,52 @@ class TransactionServicer(tx_grpc.TransactionServiceServicer):
         )
 
 
-def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
-    """Register the four services on server; return their full names."""
-    cs_grpc.add_CentralSystemServiceServicer_to_server(CentralSystemServicer(store), server)
-    conn_grpc.add_ConnectionServiceServicer_to_server(ConnectionServicer(store), server)
-    map_grpc.add_MappingServiceServicer_to_server(MappingServicer(store), server)
-    tx_grpc.add_TransactionServiceServicer_to_server(TransactionServicer(store), server)
-    return [
-        module.DESCRIPTOR.services_by_name[name].full_name
-        for module, name in (
-            (cs_pb, "CentralSystemService"),
-            (conn_pb, "ConnectionService"),
-            (map_pb, "MappingService"),
-            (tx_pb, "TransactionService"),
+class MalformedRequest:
+    """Stands in for a request whose bytes do not parse, so the servicer can
+    answer with a precise status instead of gRPC's generic deserialization
+    failure."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _tolerant(parse: Callable[[bytes], Message]) -> Callable[[bytes], Message | MalformedRequest]:
+    def deserialize(data: bytes) -> Message | MalformedRequest:
+        try:
+            return parse(data)
+        except DecodeError as error:
+            return MalformedRequest(str(error))
+
+    return deserialize
+
+
+def _generic_handler(servicer: object, module: Any, service_name: str) -> grpc.GenericRpcHandler:
+    service = module.DESCRIPTOR.services_by_name[service_name]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=_tolerant(getattr(module, method.input_type.name).FromString),
+            response_serializer=getattr(module, method.output_type.name).SerializeToString,
         )
-    ]
+        for method in service.methods
+    }
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
+    """Register the four services on server; return their full names.
+
+    Handlers are built from the service descriptors, like the generated
+    ``add_*_to_server`` functions, but with a deserializer that turns bytes
+    which do not parse into a MALFORMED_REQUEST answer.
+    """
+    services = (
+        (CentralSystemServicer(store), cs_pb, "CentralSystemService"),
+        (ConnectionServicer(store), conn_pb, "ConnectionService"),
+        (MappingServicer(store), map_pb, "MappingService"),
+        (TransactionServicer(store), tx_pb, "TransactionService"),
+    )
+    server.add_generic_rpc_handlers([_generic_handler(*service) for service in services])
+    return [module.DESCRIPTOR.services_by_name[name].full_name for _, module, name in services]

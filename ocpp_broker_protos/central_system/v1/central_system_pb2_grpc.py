@@ -36,7 +36,9 @@ class CentralSystemServiceStub(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Clients branch on the reason, never on the message text.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Clients branch on the reason, never on the message text.
     """
 
     def __init__(self, channel):
@@ -78,7 +80,9 @@ class CentralSystemServiceServicer(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Clients branch on the reason, never on the message text.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Clients branch on the reason, never on the message text.
     """
 
     def CreateCentralSystem(self, request, context):
@@ -203,7 +207,9 @@ class CentralSystemService(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Clients branch on the reason, never on the message text.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Clients branch on the reason, never on the message text.
     """
 
     @staticmethod

@@ -113,7 +113,9 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Clients branch on the reason, never on the message text.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Clients branch on the reason, never on the message text.
     """
 
     @typing.overload
@@ -259,7 +261,9 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Clients branch on the reason, never on the message text.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Clients branch on the reason, never on the message text.
     """
 
     @abc.abstractmethod

@@ -43,7 +43,9 @@ class MappingServiceStub(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Failure is always a status, never a flag in the response.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Failure is always a status, never a flag in the response.
     """
 
     def __init__(self, channel):
@@ -87,7 +89,9 @@ class MappingServiceServicer(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Failure is always a status, never a flag in the response.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Failure is always a status, never a flag in the response.
     """
 
     def GetAllMappings(self, request, context):
@@ -199,7 +203,9 @@ class MappingService(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Failure is always a status, never a flag in the response.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Failure is always a status, never a flag in the response.
     """
 
     @staticmethod

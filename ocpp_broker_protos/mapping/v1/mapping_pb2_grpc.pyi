@@ -102,7 +102,9 @@ class MappingServiceStub(typing.Generic[_MappingServiceGetAllMappingsType, _Mapp
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Failure is always a status, never a flag in the response.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Failure is always a status, never a flag in the response.
     """
 
     @typing.overload
@@ -231,7 +233,9 @@ class MappingServiceServicer(metaclass=abc.ABCMeta):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field. Failure is always a status, never a flag in the response.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    Failure is always a status, never a flag in the response.
     """
 
     @abc.abstractmethod

@@ -39,7 +39,8 @@ class TransactionServiceStub(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     """
 
     def __init__(self, channel):
@@ -64,7 +65,8 @@ class TransactionServiceServicer(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     """
 
     def GetAllTransactions(self, request, context):
@@ -107,7 +109,8 @@ class TransactionService(object):
     Every error status carries a `google.rpc.ErrorInfo` detail with domain
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
-    bad field.
+    bad field. A request whose bytes do not parse as the request message
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     """
 
     @staticmethod
