@@ -3,7 +3,7 @@
 For each of two fresh virtual environments, `floor` (every dependency of the
 package and of its [server] extra at exactly its declared lower bound) and
 `newest` (the newest releases the registry serves), this installs the wheel
-with that extra, copies tests/ and examples/ to a temporary folder so that nothing from the
+with that extra, copies tests/, examples/, docs/ and the README to a temporary folder so that nothing from the
 checkout is importable, and runs pytest there with warnings as errors,
 leaving out the tests that need the checkout's own tools (marker `tooling`).
 """
@@ -77,9 +77,10 @@ def check(kind: str, wheel: Path, work: Path) -> None:
     )
     print(f"== {kind}: {versions}", flush=True)
     suite = work / kind
-    for folder in ("tests", "examples"):
+    for folder in ("tests", "examples", "docs"):
         shutil.copytree(ROOT / folder, suite / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", suite / "pyproject.toml")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, suite / name)
     env = {**os.environ, "PYTHONWARNINGS": "error", "OCPP_BROKER_PROTOS_EXPECT_INSTALLED": "1"}
     run(py, "-W", "error", "-m", "pytest", "-q", "-m", "not tooling", "tests", cwd=suite, env=env)
 

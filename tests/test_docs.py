@@ -1,0 +1,35 @@
+"""The documentation says what the code does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ocpp_broker_protos.reference import errors
+from tests.contract_modules import all_messages, all_services
+
+ROOT = Path(__file__).resolve().parent.parent
+API = (ROOT / "docs" / "api.md").read_text()
+PROTO = "\n".join(p.read_text() for p in sorted((ROOT / "proto").rglob("*.proto")))
+# Reasons only the Python API and fixtures can raise; no RPC returns them.
+STORE_ONLY = {"TRANSACTION_ALREADY_EXISTS", "TRANSACTION_NOT_FOUND", "CONNECTOR_BUSY"}
+
+
+def reason_constants() -> set[str]:
+    return {v for k, v in vars(errors).items() if k.isupper() and isinstance(v, str) and k == v}
+
+
+def test_every_reason_the_server_returns_is_documented_in_the_contract():
+    documented = set(re.findall(r"reason `([A-Z_]+)`", PROTO))
+    assert reason_constants() - STORE_ONLY - {"INTERNAL"} <= documented
+    assert documented <= reason_constants(), documented - reason_constants()
+
+
+def test_the_api_reference_covers_every_rpc_and_message():
+    for service in all_services():
+        for method in service.methods:
+            assert f"#### {service.name}.{method.name}" in API
+    for message in all_messages():
+        assert f"#### {message.name}\n" in API
+    # Every RPC but the two plain lists documents INVALID_FIELD.
+    assert API.count("| INVALID_ARGUMENT | `INVALID_FIELD` |") == sum(len(s.methods) for s in all_services()) - 2
