@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedDict
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.reference import errors, validation
 from ocpp_broker_protos.reference.errors import FieldViolation
+from ocpp_broker_protos.reference.transactions import TransactionLog
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import (
     GetAllTransactionsResponse,
     Transaction,
@@ -31,7 +31,6 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CENTRAL_SYSTEM_FIELDS = ("name", "websocket_url", "description")
 MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 # Station ids are ASCII, so this sorts after every one of them.
 _AFTER_ANY_STATION = "\U0010ffff"
 
@@ -56,40 +55,6 @@ def _raise_if(violations: Iterable[FieldViolation]) -> None:
         raise errors.invalid(found)
 
 
-def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
-    if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos <= 999_999_999):
-        return [FieldViolation(path, "must be between 0001-01-01 and 9999-12-31")]
-    return []
-
-
-@dataclass(slots=True)
-class _StoredTransaction:
-    key: tuple[int, int, str]
-    station_id: str
-    connector_id: str
-    central_system_id: int
-    open: bool
-    framed: bytes  # the transaction as field 1 of GetAllTransactionsResponse
-
-
-def _framed(transaction: Transaction) -> bytes:
-    body = transaction.SerializeToString()
-    # Tag of GetAllTransactionsResponse.transactions (field 1, length-delimited).
-    return b"\x0a" + _varint(len(body)) + body
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
 class Store:
     """All state of the reference server, guarded by one lock."""
 
@@ -111,10 +76,7 @@ class Store:
             self._mappings: SortedDict[tuple[str, int], Mapping] = SortedDict()
             # (central_system_id, station_id) -> connected
             self._connections: SortedDict[tuple[int, str], bool] = SortedDict()
-            self._transactions: dict[str, _StoredTransaction] = {}
-            self._open_by_connector: dict[tuple[str, str], str] = {}
-            # (station filter, central system filter, active_only) -> sorted keys
-            self._indexes: dict[tuple[str | None, int | None, bool], SortedList] = {}
+            self._transactions = TransactionLog()
 
     # -- central systems -------------------------------------------------
 
@@ -479,88 +441,23 @@ class Store:
 
     # -- transactions ----------------------------------------------------
 
-    def _index_keys(self, stored: _StoredTransaction) -> list[tuple[str | None, int | None, bool]]:
-        actives = (False, True) if stored.open else (False,)
-        return [
-            (station, cs, active)
-            for station in (None, stored.station_id)
-            for cs in (None, stored.central_system_id)
-            for active in actives
-        ]
-
     def add_transaction(self, transaction: Transaction) -> Transaction:
         """Record a transaction (fixtures, tests); open while ``ended_at`` is unset."""
-        t = transaction
-        violations = [
-            *validation.bounded_text(t.id, "id", validation.TRANSACTION_ID_MAX),
-            *validation.station_id(t.station_id),
-            *validation.bounded_text(t.connector_id, "connector_id", validation.CONNECTOR_ID_MAX),
-            *validation.positive_id(t.central_system_id, "central_system_id"),
-        ]
-        if not t.HasField("started_at"):
-            violations.append(FieldViolation("started_at", "must be set"))
-        else:
-            violations += _timestamp_violations(t.started_at, "started_at")
-        if t.HasField("ended_at"):
-            violations += _timestamp_violations(t.ended_at, "ended_at")
-            if (t.ended_at.seconds, t.ended_at.nanos) < (t.started_at.seconds, t.started_at.nanos):
-                violations.append(FieldViolation("ended_at", "must not be before started_at"))
-        _raise_if(violations)
-        is_open = not t.HasField("ended_at")
         with self._lock:
-            if t.id in self._transactions:
-                raise errors.already_exists(errors.TRANSACTION_ALREADY_EXISTS, f"transaction {t.id!r} already exists")
-            connector = (t.station_id, t.connector_id)
-            if is_open and connector in self._open_by_connector:
-                raise errors.failed_precondition(
-                    errors.CONNECTOR_BUSY,
-                    f"connector {t.connector_id!r} of station {t.station_id!r} already has open transaction "
-                    f"{self._open_by_connector[connector]!r}",
-                )
-            self._insert_transaction(t, is_open)
-            return _copy(t)
+            self._transactions.add([transaction])
+        return _copy(transaction)
 
-    def _insert_transaction(self, t: Transaction, is_open: bool) -> None:
-        stored = _StoredTransaction(
-            key=(-t.started_at.seconds, -t.started_at.nanos, t.id),
-            station_id=t.station_id,
-            connector_id=t.connector_id,
-            central_system_id=t.central_system_id,
-            open=is_open,
-            framed=_framed(t),
-        )
-        self._transactions[t.id] = stored
-        if is_open:
-            self._open_by_connector[(t.station_id, t.connector_id)] = t.id
-        for index_key in self._index_keys(stored):
-            index = self._indexes.get(index_key)
-            if index is None:
-                index = self._indexes[index_key] = SortedList()
-            index.add(stored.key)
+    def add_transactions(self, transactions: Iterable[Transaction]) -> int:
+        """Record many transactions at once, all or none; returns how many."""
+        batch = list(transactions)
+        with self._lock:
+            self._transactions.add(batch)
+        return len(batch)
 
     def end_transaction(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
         """Close an open transaction (tests that watch `active_only` change)."""
         with self._lock:
-            stored = self._transactions.get(transaction_id)
-            if stored is None:
-                raise errors.not_found(errors.TRANSACTION_NOT_FOUND, f"transaction {transaction_id!r} not found")
-            current = _parse_framed(stored.framed)
-            if not stored.open:
-                raise errors.failed_precondition(
-                    "TRANSACTION_ALREADY_ENDED", f"transaction {transaction_id!r} has already ended"
-                )
-            ended = _copy(current)
-            ended.ended_at.CopyFrom(ended_at)
-            if (ended_at.seconds, ended_at.nanos) < (
-                current.started_at.seconds,
-                current.started_at.nanos,
-            ):
-                raise errors.invalid([FieldViolation("ended_at", "must not be before started_at")])
-            for index_key in self._index_keys(stored):
-                self._indexes[index_key].remove(stored.key)
-            del self._open_by_connector[(stored.station_id, stored.connector_id)]
-            self._insert_transaction(ended, is_open=False)
-            return ended
+            return self._transactions.end(transaction_id, ended_at)
 
     def transactions_page(
         self,
@@ -579,15 +476,9 @@ class Store:
             ]
         )
         size = self.default_page_size if limit == 0 else min(limit, self.max_page_size)
-        index_key = (station_id or None, central_system_id or None, active_only)
         with self._lock:
-            index = self._indexes.get(index_key)
-            if index is None:
-                return GetAllTransactionsResponse(total_count=0)
-            total = len(index)
-            keys = index.islice(offset, offset + size) if offset < total else []
-            body = b"".join(self._transactions[key[2]].framed for key in keys)
-        return GetAllTransactionsResponse.FromString(body + b"\x10" + _varint(total))
+            encoded = self._transactions.page(size, offset, station_id, central_system_id, active_only)
+        return GetAllTransactionsResponse.FromString(encoded)
 
     def transaction_count(self) -> int:
         with self._lock:
@@ -603,7 +494,7 @@ class Store:
                 "central_systems": [cs.SerializeToString() for cs in self._central_systems.values()],
                 "mappings": [m.SerializeToString() for m in self._mappings.values()],
                 "connections": [repr(item).encode() for item in self._connections.items()],
-                "transactions": [self._transactions[k].framed for k in sorted(self._transactions)],
+                "transactions": self._transactions.snapshot(),
                 "next_id": [str(self._next_id).encode()],
             }
 
@@ -615,8 +506,3 @@ def _copy(message: _M) -> _M:
     duplicate = type(message)()
     duplicate.CopyFrom(message)
     return duplicate
-
-
-def _parse_framed(framed: bytes) -> Transaction:
-    page = GetAllTransactionsResponse.FromString(framed)
-    return page.transactions[0]

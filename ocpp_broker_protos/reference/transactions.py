@@ -1,0 +1,183 @@
+"""The transaction history: ready-to-send bytes in sorted indexes.
+
+Each transaction is kept once, as its encoding framed as field 1 of
+``GetAllTransactionsResponse``, so a page is a concatenation of stored bytes
+and never builds a message per item. Every combination of the three filters
+(station, central system, open only) has its own sorted index of compact
+sort keys, so any page costs O(log n + limit) whatever its offset.
+
+Not thread-safe on its own: the Store's lock guards every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sortedcontainers import SortedList
+
+from ocpp_broker_protos.reference import errors, validation
+from ocpp_broker_protos.reference.errors import FieldViolation
+from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse, Transaction
+
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+_NANOS_BITS = 30  # 999,999,999 < 2**30
+_KEY_TIME_BYTES = 9  # (seconds range << 30) needs 69 bits
+
+IndexKey = tuple[str | None, int | None, bool]
+
+
+def sort_key(started_at: Timestamp, transaction_id: str) -> bytes:
+    """Bytes that sort as (started_at descending, id ascending).
+
+    The time part is inverted and fixed-width; UTF-8 keeps the code point
+    order of the id, so plain bytes comparison gives the documented order.
+    """
+    elapsed = ((started_at.seconds - MIN_SECONDS) << _NANOS_BITS) | started_at.nanos
+    newest_first = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1 - elapsed
+    return newest_first.to_bytes(_KEY_TIME_BYTES, "big") + transaction_id.encode()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def frame(transaction: Transaction) -> bytes:
+    body = transaction.SerializeToString()
+    # Tag of GetAllTransactionsResponse.transactions: field 1, length-delimited.
+    return b"\x0a" + _varint(len(body)) + body
+
+
+def unframe(framed: bytes) -> Transaction:
+    return GetAllTransactionsResponse.FromString(framed).transactions[0]
+
+
+def encode_page(framed: Iterable[bytes], total: int) -> bytes:
+    """A serialized GetAllTransactionsResponse: the items, then total_count (field 2)."""
+    return b"".join(framed) + b"\x10" + _varint(total)
+
+
+def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
+    if not (MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos <= 999_999_999):
+        return [FieldViolation(path, "must be between 0001-01-01 and 9999-12-31")]
+    return []
+
+
+def violations(t: Transaction) -> list[FieldViolation]:
+    found = [
+        *validation.bounded_text(t.id, "id", validation.TRANSACTION_ID_MAX),
+        *validation.station_id(t.station_id),
+        *validation.bounded_text(t.connector_id, "connector_id", validation.CONNECTOR_ID_MAX),
+        *validation.positive_id(t.central_system_id, "central_system_id"),
+    ]
+    if not t.HasField("started_at"):
+        found.append(FieldViolation("started_at", "must be set"))
+    else:
+        found += _timestamp_violations(t.started_at, "started_at")
+    if t.HasField("ended_at"):
+        found += _timestamp_violations(t.ended_at, "ended_at")
+        if (t.ended_at.seconds, t.ended_at.nanos) < (t.started_at.seconds, t.started_at.nanos):
+            found.append(FieldViolation("ended_at", "must not be before started_at"))
+    return found
+
+
+def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[IndexKey]:
+    actives = (False, True) if is_open else (False,)
+    return [
+        (station, cs, active)
+        for station in (None, station_id)
+        for cs in (None, central_system_id)
+        for active in actives
+    ]
+
+
+class TransactionLog:
+    def __init__(self) -> None:
+        self._framed: dict[str, bytes] = {}
+        self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
+        self._indexes: dict[IndexKey, SortedList] = {}
+
+    def __len__(self) -> int:
+        return len(self._framed)
+
+    def add(self, transactions: Sequence[Transaction]) -> None:
+        """Add all of transactions, or none: the first bad one raises ApiError."""
+        ids: set[str] = set()
+        opened: dict[tuple[str, str], str] = {}
+        for t in transactions:
+            bad = violations(t)
+            if bad:
+                raise errors.invalid(bad)
+            transaction_id = t.id
+            if transaction_id in self._framed or transaction_id in ids:
+                raise errors.already_exists(
+                    errors.TRANSACTION_ALREADY_EXISTS, f"transaction {transaction_id!r} already exists"
+                )
+            ids.add(transaction_id)
+            if not t.HasField("ended_at"):
+                connector = (t.station_id, t.connector_id)
+                holder = self._open.get(connector) or opened.get(connector)
+                if holder is not None:
+                    raise errors.failed_precondition(
+                        errors.CONNECTOR_BUSY,
+                        f"connector {t.connector_id!r} of station {t.station_id!r} already has open transaction "
+                        f"{holder!r}",
+                    )
+                opened[connector] = transaction_id
+        batches: dict[IndexKey, list[bytes]] = {}
+        for t in transactions:
+            transaction_id = t.id
+            self._framed[transaction_id] = frame(t)
+            key = sort_key(t.started_at, transaction_id)
+            for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
+                batches.setdefault(index_key, []).append(key)
+        self._open.update(opened)
+        for index_key, keys in batches.items():
+            index = self._indexes.get(index_key)
+            if index is None:
+                self._indexes[index_key] = SortedList(keys)
+            else:
+                index.update(keys)
+
+    def end(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
+        framed = self._framed.get(transaction_id)
+        if framed is None:
+            raise errors.not_found(errors.TRANSACTION_NOT_FOUND, f"transaction {transaction_id!r} not found")
+        current = unframe(framed)
+        if current.HasField("ended_at"):
+            raise errors.failed_precondition(
+                "TRANSACTION_ALREADY_ENDED", f"transaction {transaction_id!r} has already ended"
+            )
+        ended = Transaction()
+        ended.CopyFrom(current)
+        ended.ended_at.CopyFrom(ended_at)
+        bad = violations(ended)
+        if bad:
+            raise errors.invalid(bad)
+        key = sort_key(current.started_at, transaction_id)
+        for index_key in _index_keys(current.station_id, current.central_system_id, True):
+            self._indexes[index_key].remove(key)
+        del self._open[(current.station_id, current.connector_id)]
+        del self._framed[transaction_id]
+        self.add([ended])
+        return ended
+
+    def page(self, size: int, offset: int, station_id: str, central_system_id: int, active_only: bool) -> bytes:
+        """A serialized GetAllTransactionsResponse for these (validated) arguments."""
+        index = self._indexes.get((station_id or None, central_system_id or None, active_only))
+        if index is None:
+            return encode_page((), 0)
+        total = len(index)
+        keys = index.islice(offset, offset + size) if offset < total else ()
+        framed = self._framed
+        return encode_page((framed[key[_KEY_TIME_BYTES:].decode()] for key in keys), total)
+
+    def snapshot(self) -> list[bytes]:
+        return [self._framed[k] for k in sorted(self._framed)]
