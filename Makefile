@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test generate check-generated docs check-docs lint breaking wheel compat pytest clean
+.PHONY: help serve test generate check-generated docs check-docs lint breaking wheel compat pytest bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ lint: $(VENV)/.stamp ## buf lint, buf format check, ruff (lint + format), mypy -
 	$(BUF) format --diff --exit-code
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict ocpp_broker_protos scripts tests examples
+	$(VENV)/bin/mypy --strict ocpp_broker_protos scripts tests examples benchmarks
 
 breaking: $(VENV)/.stamp ## Compare proto/ with the released baseline image.
 	$(BUF) breaking --against baseline/released.binpb
@@ -67,6 +67,9 @@ compat: wheel ## The suite against the built wheel at the lowest and the newest 
 
 test: lint check-generated check-docs breaking pytest compat ## Everything that proves the package.
 	@echo "make test: all checks passed"
+
+bench: $(VENV)/.stamp $(GEN_VENV)/.stamp ## Benchmarks against same-run baselines; writes benchmarks/results/latest.json.
+	$(PY) benchmarks/run.py
 
 clean: ## Remove environments and build output.
 	rm -rf $(VENV) $(GEN_VENV) build dist

@@ -5,27 +5,23 @@ only adds helpers that locate the contract shipped with the installed version:
 the ``.proto`` sources (to compile against from another language) and the
 FileDescriptorSet (to run ``buf breaking`` against, or to build dynamic
 clients from).
+
+Importing a generated module imports this one first, so it stays cheap:
+``pathlib`` and ``importlib.metadata`` are loaded only when a helper or
+``__version__`` is used.
 """
 
 from __future__ import annotations
 
-from importlib import metadata
-from pathlib import Path
+import os
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "PROTO_FILES",
-    "__version__",
-    "descriptor_set_bytes",
-    "descriptor_set_path",
-    "proto_include_dir",
-]
+if TYPE_CHECKING:
+    from pathlib import Path
 
-try:
-    __version__ = metadata.version("ocpp-broker-protos")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0"
+__all__ = ["PROTO_FILES", "__version__", "descriptor_set_bytes", "descriptor_set_path", "proto_include_dir"]
 
-_HERE = Path(__file__).resolve().parent
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The four contract files, relative to :func:`proto_include_dir`.
 PROTO_FILES = (
@@ -36,13 +32,27 @@ PROTO_FILES = (
 )
 
 
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("ocpp-broker-protos")
+        except metadata.PackageNotFoundError:  # running from a bare checkout
+            return "0.0.0"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def proto_include_dir() -> Path:
     """Return the directory to pass to ``protoc -I`` (or to use as a buf input).
 
     In an installed wheel the sources sit inside the package; in a source
     checkout they are the repository's ``proto/`` folder.
     """
-    for candidate in (_HERE / "proto", _HERE.parent / "proto"):
+    from pathlib import Path
+
+    here = Path(_HERE)
+    for candidate in (here / "proto", here.parent / "proto"):
         if (candidate / PROTO_FILES[0]).is_file():
             return candidate
     raise FileNotFoundError("the .proto sources are not shipped with this installation")
@@ -50,7 +60,9 @@ def proto_include_dir() -> Path:
 
 def descriptor_set_path() -> Path:
     """Return the path of the shipped FileDescriptorSet (imports included)."""
-    return _HERE / "descriptor_set.binpb"
+    from pathlib import Path
+
+    return Path(_HERE) / "descriptor_set.binpb"
 
 
 def descriptor_set_bytes() -> bytes:

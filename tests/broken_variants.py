@@ -57,10 +57,8 @@ class KeepsConnectionsOnDisable(Store):
 class OffByOnePaging(Store):
     """Every page starts one transaction late."""
 
-    def transactions_page(
-        self, limit: int = 0, offset: int = 0, *args: Any, **kwargs: Any
-    ) -> GetAllTransactionsResponse:
-        return super().transactions_page(limit, offset + 1 if offset > 0 else offset, *args, **kwargs)
+    def transactions_page_encoded(self, limit: int = 0, offset: int = 0, *args: Any, **kwargs: Any) -> bytes:
+        return super().transactions_page_encoded(limit, offset + 1 if offset > 0 else offset, *args, **kwargs)
 
 
 class UnsortedCentralSystems(Store):
@@ -128,10 +126,10 @@ class DisconnectDeletes(Store):
 class TotalCountIgnoresFilters(Store):
     """total_count is the number of all transactions, whatever the filters."""
 
-    def transactions_page(self, *args: Any, **kwargs: Any) -> GetAllTransactionsResponse:
-        page = super().transactions_page(*args, **kwargs)
+    def transactions_page_encoded(self, *args: Any, **kwargs: Any) -> bytes:
+        page = GetAllTransactionsResponse.FromString(super().transactions_page_encoded(*args, **kwargs))
         page.total_count = self.transaction_count()
-        return page
+        return page.SerializeToString()
 
 
 class NamesNotUnique(Store):

@@ -24,11 +24,10 @@ from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
 from ocpp_broker_protos.reference import errors
 from ocpp_broker_protos.reference.store import Store
 from ocpp_broker_protos.transaction.v1 import transaction_pb2 as tx_pb
-from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
 
 _log = logging.getLogger(__name__)
 _Req = TypeVar("_Req", bound=Message)
-_Resp = TypeVar("_Resp", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message | bytes)
 _Method = Callable[[Any, _Req, grpc.ServicerContext], _Resp]
 
 
@@ -187,15 +186,17 @@ class MappingServicer(map_grpc.MappingServiceServicer):
         return map_pb.DeleteMappingResponse()
 
 
-class TransactionServicer(tx_grpc.TransactionServiceServicer):
+class TransactionServicer:
+    """Answers with the serialized response the store assembles from stored
+    bytes: no message is built or serialized per transaction. (So it does
+    not derive from the generated servicer, whose method returns a message.)"""
+
     def __init__(self, store: Store) -> None:
         self._store = store
 
     @_rpc
-    def GetAllTransactions(
-        self, request: tx_pb.GetAllTransactionsRequest, context: grpc.ServicerContext
-    ) -> tx_pb.GetAllTransactionsResponse:
-        return self._store.transactions_page(
+    def GetAllTransactions(self, request: tx_pb.GetAllTransactionsRequest, context: grpc.ServicerContext) -> bytes:
+        return self._store.transactions_page_encoded(
             request.limit, request.offset, request.station_id, request.central_system_id, request.active_only
         )
 
@@ -221,13 +222,18 @@ def _tolerant(parse: Callable[[bytes], Message]) -> Callable[[bytes], Message | 
     return deserialize
 
 
+def _serialize(response: Message | bytes) -> bytes:
+    # Bytes are a response the servicer already encoded.
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
 def _generic_handler(servicer: object, module: Any, service_name: str) -> grpc.GenericRpcHandler:
     service = module.DESCRIPTOR.services_by_name[service_name]
     handlers = {
         method.name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=_tolerant(getattr(module, method.input_type.name).FromString),
-            response_serializer=getattr(module, method.output_type.name).SerializeToString,
+            response_serializer=_serialize,
         )
         for method in service.methods
     }

@@ -459,14 +459,15 @@ class Store:
         with self._lock:
             return self._transactions.end(transaction_id, ended_at)
 
-    def transactions_page(
+    def transactions_page_encoded(
         self,
         limit: int = 0,
         offset: int = 0,
         station_id: str = "",
         central_system_id: int = 0,
         active_only: bool = False,
-    ) -> GetAllTransactionsResponse:
+    ) -> bytes:
+        """The serialized GetAllTransactionsResponse, straight from the stored bytes."""
         _raise_if(
             [
                 *validation.non_negative(limit, "limit"),
@@ -477,8 +478,20 @@ class Store:
         )
         size = self.default_page_size if limit == 0 else min(limit, self.max_page_size)
         with self._lock:
-            encoded = self._transactions.page(size, offset, station_id, central_system_id, active_only)
-        return GetAllTransactionsResponse.FromString(encoded)
+            return self._transactions.page(size, offset, station_id, central_system_id, active_only)
+
+    def transactions_page(
+        self,
+        limit: int = 0,
+        offset: int = 0,
+        station_id: str = "",
+        central_system_id: int = 0,
+        active_only: bool = False,
+    ) -> GetAllTransactionsResponse:
+        """One page, ordered by started_at descending then id; see the RPC's documentation."""
+        return GetAllTransactionsResponse.FromString(
+            self.transactions_page_encoded(limit, offset, station_id, central_system_id, active_only)
+        )
 
     def transaction_count(self) -> int:
         with self._lock:

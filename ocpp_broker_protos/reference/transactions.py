@@ -100,7 +100,9 @@ def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[
 
 class TransactionLog:
     def __init__(self) -> None:
-        self._framed: dict[str, bytes] = {}
+        # Keyed by the id's UTF-8 bytes: the tail of every sort key, so a page
+        # looks items up without decoding.
+        self._framed: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
         self._indexes: dict[IndexKey, SortedList] = {}
 
@@ -116,7 +118,7 @@ class TransactionLog:
             if bad:
                 raise errors.invalid(bad)
             transaction_id = t.id
-            if transaction_id in self._framed or transaction_id in ids:
+            if transaction_id.encode() in self._framed or transaction_id in ids:
                 raise errors.already_exists(
                     errors.TRANSACTION_ALREADY_EXISTS, f"transaction {transaction_id!r} already exists"
                 )
@@ -133,9 +135,8 @@ class TransactionLog:
                 opened[connector] = transaction_id
         batches: dict[IndexKey, list[bytes]] = {}
         for t in transactions:
-            transaction_id = t.id
-            self._framed[transaction_id] = frame(t)
-            key = sort_key(t.started_at, transaction_id)
+            key = sort_key(t.started_at, t.id)
+            self._framed[key[_KEY_TIME_BYTES:]] = frame(t)
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
                 batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
@@ -147,7 +148,7 @@ class TransactionLog:
                 index.update(keys)
 
     def end(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
-        framed = self._framed.get(transaction_id)
+        framed = self._framed.get(transaction_id.encode())
         if framed is None:
             raise errors.not_found(errors.TRANSACTION_NOT_FOUND, f"transaction {transaction_id!r} not found")
         current = unframe(framed)
@@ -165,7 +166,7 @@ class TransactionLog:
         for index_key in _index_keys(current.station_id, current.central_system_id, True):
             self._indexes[index_key].remove(key)
         del self._open[(current.station_id, current.connector_id)]
-        del self._framed[transaction_id]
+        del self._framed[transaction_id.encode()]
         self.add([ended])
         return ended
 
@@ -175,9 +176,12 @@ class TransactionLog:
         if index is None:
             return encode_page((), 0)
         total = len(index)
-        keys = index.islice(offset, offset + size) if offset < total else ()
-        framed = self._framed
-        return encode_page((framed[key[_KEY_TIME_BYTES:].decode()] for key in keys), total)
+        if offset >= total:
+            return encode_page((), total)
+        cut = _KEY_TIME_BYTES
+        return encode_page(
+            map(self._framed.__getitem__, [key[cut:] for key in index.islice(offset, offset + size)]), total
+        )
 
     def snapshot(self) -> list[bytes]:
         return [self._framed[k] for k in sorted(self._framed)]
