@@ -16,6 +16,17 @@ from typing import IO
 LISTENING = re.compile(r"listening on (\S+)")
 
 
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`ocpp-broker-protos ARGS` to completion, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocpp_broker_protos.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def output(stream: IO[str] | None) -> str:
     """What is left to read on a finished process's stream."""
     return stream.read() if stream is not None else ""

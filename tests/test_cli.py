@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
-from tests.cli_process import output, serving
+from tests.cli_process import output, run_cli, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BUF = Path(sys.executable).parent / "buf"
@@ -51,13 +51,7 @@ def test_serve_fixtures_loads_the_file():
 def test_a_bad_fixture_file_is_named_and_nothing_is_served(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"central_systems": [{"id": 1, "name": "A", "websocket_url": "http://a"}]}))
-    result = subprocess.run(
-        [sys.executable, "-m", "ocpp_broker_protos.cli", "serve", "--port", "0", "--fixtures", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("serve", "--port", "0", "--fixtures", str(bad), timeout=60)
     assert result.returncode == 2
     assert "central_systems[0].websocket_url: scheme must be ws or wss" in result.stderr
     assert "listening" not in result.stdout
@@ -67,13 +61,7 @@ def test_a_bad_fixture_file_is_named_and_nothing_is_served(tmp_path):
 def test_a_taken_port_is_a_clear_error():
     with serving() as (_, target):
         port = target.rsplit(":", 1)[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "ocpp_broker_protos.cli", "serve", "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_cli("serve", "--port", port, timeout=60)
     assert result.returncode == 1
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr

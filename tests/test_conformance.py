@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import grpc
@@ -13,7 +11,7 @@ from ocpp_broker_protos import conformance
 from ocpp_broker_protos.reference import ReferenceServer
 from ocpp_broker_protos.reference.demo import demo_store
 from tests.broken_variants import VARIANTS, broken_server
-from tests.cli_process import serving
+from tests.cli_process import run_cli, serving
 from tests.contract_modules import all_services
 
 
@@ -88,22 +86,7 @@ def test_each_broken_variant_is_caught(variant, monkeypatch, capsys):
 def test_cli_passes_against_make_serve_style_server_and_writes_junit(tmp_path):
     junit = tmp_path / "results.xml"
     with serving("--demo") as (_, target):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ocpp_broker_protos.cli",
-                "conformance",
-                "--target",
-                target,
-                "--junit-xml",
-                str(junit),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = run_cli("conformance", "--target", target, "--junit-xml", str(junit))
     assert result.returncode == 0, result.stdout + result.stderr
     total = len(conformance.cases())
     assert f"[{total}/{total}] PASSED" in result.stdout
@@ -115,26 +98,14 @@ def test_cli_passes_against_make_serve_style_server_and_writes_junit(tmp_path):
 
 def test_cli_fails_and_says_why_against_a_broken_server(monkeypatch):
     with broken_server("allows_second_enabled_master", monkeypatch) as server:
-        result = subprocess.run(
-            [sys.executable, "-m", "ocpp_broker_protos.cli", "conformance", "--target", server.target, "-k", "master"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = run_cli("conformance", "--target", server.target, "-k", "master", timeout=300)
     assert result.returncode == 1
     assert "FAILED" in result.stdout
     assert "expected FAILED_PRECONDITION reason=SECOND_ENABLED_MASTER, got OK" in result.stdout
 
 
 def test_cli_rejects_a_pattern_that_matches_nothing():
-    result = subprocess.run(
-        [sys.executable, "-m", "ocpp_broker_protos.cli", "conformance", "--target", "127.0.0.1:1", "-k", "zzz-none"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("conformance", "--target", "127.0.0.1:1", "-k", "zzz-none", timeout=60)
     assert result.returncode == 2
     assert "no case matches 'zzz-none'" in result.stderr
 
