@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 
 import grpc
@@ -114,3 +115,45 @@ def test_an_unreachable_target_fails_every_case_quickly():
     report = conformance.run("127.0.0.1:1", pattern="central_system_create_then_get", timeout=2)
     assert not report.ok
     assert "UNAVAILABLE" in report.failures()[0].got
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """The reference services behind TLS, with a throwaway self-signed certificate."""
+    from concurrent import futures
+
+    from ocpp_broker_protos.reference.servicers import add_all_to_server
+
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    add_all_to_server(demo_store(), server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())]))
+    server.start()
+    yield f"localhost:{port}", cert
+    server.stop(0).wait()
+
+
+def test_cli_checks_a_tls_target_with_a_given_ca(tls_server):
+    target, cert = tls_server
+    result = run_cli("conformance", "--target", target, "--ca-cert", str(cert), "-k", "central_system")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+def test_cli_with_tls_refuses_an_untrusted_certificate(tls_server):
+    target, _ = tls_server
+    result = run_cli(
+        "conformance", "--target", target, "--tls", "--timeout", "3", "-k", "central_system_create_then_get"
+    )
+    assert result.returncode == 1
+    assert "UNAVAILABLE" in result.stdout
