@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ocpp_broker_protos import PROTO_FILES, proto_include_dir
 from ocpp_broker_protos.reference import errors
 from tests.contract_modules import all_messages, all_services
 
 ROOT = Path(__file__).resolve().parent.parent
 API = (ROOT / "docs" / "api.md").read_text()
-PROTO = "\n".join(p.read_text() for p in sorted((ROOT / "proto").rglob("*.proto")))
+# The contract as shipped, so this holds for an installed wheel too.
+PROTO = "\n".join((proto_include_dir() / name).read_text() for name in PROTO_FILES)
 # Reasons only the Python API and fixtures can raise; no RPC returns them.
 STORE_ONLY = {"TRANSACTION_ALREADY_EXISTS", "TRANSACTION_NOT_FOUND", "CONNECTOR_BUSY"}
 
