@@ -15,7 +15,10 @@ def _serve(args: argparse.Namespace) -> int:
         from ocpp_broker_protos.reference import FixtureError, ReferenceServer, Store, load_fixture_file
         from ocpp_broker_protos.reference.demo import demo_store
     except ImportError as error:  # pragma: no cover - depends on the install
-        print(f"error: the server needs the [server] extra: pip install 'ocpp-broker-protos[server]' ({error})")
+        print(
+            f"error: the server needs the [server] extra: pip install 'ocpp-broker-protos[server]' ({error})",
+            file=sys.stderr,
+        )
         return 2
     if args.fixtures:
         try:
@@ -56,7 +59,10 @@ def _conformance(args: argparse.Namespace) -> int:
     try:
         from ocpp_broker_protos import conformance
     except ImportError as error:  # pragma: no cover - depends on the install
-        print(f"error: the kit needs the [conformance] extra: pip install 'ocpp-broker-protos[conformance]' ({error})")
+        print(
+            f"error: the kit needs the [conformance] extra: pip install 'ocpp-broker-protos[conformance]' ({error})",
+            file=sys.stderr,
+        )
         return 2
     chosen = conformance.cases(args.k)
     if not chosen:
