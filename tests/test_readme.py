@@ -117,5 +117,9 @@ def test_make_serve_serves_the_demo_on_the_given_port():
         import signal
 
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # never leave a server behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         process.stdout.close()  # type: ignore[union-attr]
