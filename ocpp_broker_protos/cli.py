@@ -10,16 +10,19 @@ from collections.abc import Sequence
 from types import FrameType
 
 
+def _missing_extra(what: str, extra: str, error: ImportError) -> int:
+    print(
+        f"error: {what} needs the [{extra}] extra: pip install 'ocpp-broker-protos[{extra}]' ({error})", file=sys.stderr
+    )
+    return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         from ocpp_broker_protos.reference import FixtureError, ReferenceServer, Store, load_fixture_file
         from ocpp_broker_protos.reference.demo import demo_store
     except ImportError as error:  # pragma: no cover - depends on the install
-        print(
-            f"error: the server needs the [server] extra: pip install 'ocpp-broker-protos[server]' ({error})",
-            file=sys.stderr,
-        )
-        return 2
+        return _missing_extra("the server", "server", error)
     if args.fixtures:
         try:
             store = load_fixture_file(args.fixtures)
@@ -59,11 +62,7 @@ def _conformance(args: argparse.Namespace) -> int:
     try:
         from ocpp_broker_protos import conformance
     except ImportError as error:  # pragma: no cover - depends on the install
-        print(
-            f"error: the kit needs the [conformance] extra: pip install 'ocpp-broker-protos[conformance]' ({error})",
-            file=sys.stderr,
-        )
-        return 2
+        return _missing_extra("the kit", "conformance", error)
     chosen = conformance.cases(args.k)
     if not chosen:
         print(f"error: no case matches {args.k!r}", file=sys.stderr)

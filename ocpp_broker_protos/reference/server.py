@@ -36,7 +36,8 @@ class ReferenceServer:
         max_receive_message_bytes: int = MAX_RECEIVE_MESSAGE_BYTES,
     ) -> None:
         self.store = store if store is not None else Store()
-        self._host = host
+        # As it goes into an address: IPv6 hosts in brackets.
+        self._host = f"[{host}]" if ":" in host else host
         self._requested_port = port
         self._max_workers = max_workers
         self._max_receive = max_receive_message_bytes
@@ -61,8 +62,7 @@ class ReferenceServer:
     @property
     def target(self) -> str:
         """``host:port`` to connect to (IPv6 hosts in brackets)."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self.port}"
+        return f"{self._host}:{self.port}"
 
     def start(self) -> ReferenceServer:
         if self._server is not None:
@@ -78,10 +78,9 @@ class ReferenceServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
         reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        self._port = server.add_insecure_port(f"{host}:{self._requested_port}")
+        self._port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
         if self._port == 0:
-            raise OSError(f"cannot bind {host}:{self._requested_port}")
+            raise OSError(f"cannot bind {self._host}:{self._requested_port}")
         server.start()
         for name in ("", *names):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
