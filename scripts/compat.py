@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOWN = (
     "protobuf",
     "grpcio",
+    "googleapis-common-protos",
     "grpcio-status",
     "grpcio-health-checking",
     "grpcio-reflection",

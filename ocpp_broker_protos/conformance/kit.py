@@ -19,9 +19,8 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
 from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
@@ -29,7 +28,7 @@ from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
 from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
 
-DOMAIN = "ocpp-broker"
+DOMAIN = errors.DOMAIN
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -146,22 +145,7 @@ def error_parts(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str, set[
     """(code, ErrorInfo reason in our domain or "", BadRequest field paths)."""
     if not isinstance(error, grpc.Call):
         return None, "", set()
-    reason, fields = "", set()
-    try:
-        status = rpc_status.from_call(error)
-    except ValueError:
-        status = None
-    for packed in status.details if status is not None else []:
-        if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            packed.Unpack(info)
-            if info.domain == DOMAIN:
-                reason = info.reason
-        elif packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            packed.Unpack(bad)
-            fields.update(v.field for v in bad.field_violations)
-    return error.code(), reason, fields
+    return error.code(), errors.reason(error), set(errors.field_violations(error))
 
 
 class Context:

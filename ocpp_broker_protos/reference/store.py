@@ -112,7 +112,7 @@ class Store:
             if self._next_id > validation.INT32_MAX:
                 raise errors.ApiError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    "CENTRAL_SYSTEM_IDS_EXHAUSTED",
+                    errors.CENTRAL_SYSTEM_IDS_EXHAUSTED,
                     "every int32 id has been used",
                 )
             stored = CentralSystem(id=self._next_id, name=name, websocket_url=websocket_url, description=description)

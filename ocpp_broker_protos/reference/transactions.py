@@ -154,7 +154,7 @@ class TransactionLog:
         current = unframe(framed)
         if current.HasField("ended_at"):
             raise errors.failed_precondition(
-                "TRANSACTION_ALREADY_ENDED", f"transaction {transaction_id!r} has already ended"
+                errors.TRANSACTION_ALREADY_ENDED, f"transaction {transaction_id!r} has already ended"
             )
         ended = Transaction()
         ended.CopyFrom(current)
