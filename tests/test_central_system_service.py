@@ -199,8 +199,8 @@ def test_delete_refuses_while_referenced_unless_forced(
     other = create(ocpp_central_system_stub, "Other")
     store = ocpp_server.store
     store.create_mapping("CP-1", cs.id, is_master=True, is_enabled=True)
-    store.create_mapping("CP-2", cs.id)
-    store.create_mapping("CP-1", other.id)
+    store.create_mapping("CP-2", cs.id, is_enabled=True)
+    store.create_mapping("CP-1", other.id, is_enabled=True)
     store.create_connection(cs.id, "CP-1")
     started = Transaction(id="T1", station_id="CP-1", connector_id="1", central_system_id=cs.id)
     started.started_at.FromSeconds(1_700_000_000)

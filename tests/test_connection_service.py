@@ -25,9 +25,9 @@ def world(ocpp_server):
     store = ocpp_server.store
     a = store.create_central_system("Alpha", "wss://a.example").id
     b = store.create_central_system("Bravo", "wss://b.example").id
-    store.create_mapping("CP-2", a, is_master=True)
-    store.create_mapping("CP-1", a, is_master=True)
-    store.create_mapping("CP-3", a, is_enabled=False)
+    store.create_mapping("CP-2", a, is_master=True, is_enabled=True)
+    store.create_mapping("CP-1", a, is_master=True, is_enabled=True)
+    store.create_mapping("CP-3", a)
     return a, b
 
 

@@ -40,7 +40,7 @@ def small_world(store: Store) -> Store:
     a = store.create_central_system("Alpha", "wss://a.example").id
     b = store.create_central_system("Bravo", "ws://b.example:9000").id
     for n in range(1, 4):
-        store.create_mapping(f"CP-{n}", a, weight=n, is_master=True)
+        store.create_mapping(f"CP-{n}", a, weight=n, is_master=True, is_enabled=True)
         store.create_mapping(f"CP-{n}", b, is_enabled=n != 2)
         store.create_connection(a, f"CP-{n}")
     for n in range(20):

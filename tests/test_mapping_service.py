@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from ocpp_broker_protos.connection.v1.connection_pb2 import GetWorkerConnectionsRequest
+from ocpp_broker_protos import errors
+from ocpp_broker_protos.conformance.kit import Context
+from ocpp_broker_protos.connection.v1.connection_pb2 import CreateConnectionRequest, GetWorkerConnectionsRequest
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import (
     CreateMappingRequest,
     DeleteMappingRequest,
@@ -14,6 +18,7 @@ from ocpp_broker_protos.mapping.v1.mapping_pb2 import (
     Mapping,
     UpdateMappingRequest,
 )
+from ocpp_broker_protos.reference import Store
 from tests.rpc_checks import expect_error
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -234,3 +239,30 @@ def test_list_rejects_bad_filters(ocpp_server, ocpp_mapping_stub, filters, field
     expect_error(
         lambda: ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest(**filters)), INVALID, "INVALID_FIELD", fields
     )
+
+
+def test_a_mapping_created_without_is_enabled_is_disabled_over_the_wire_and_in_python(
+    ocpp_server, ocpp_mapping_stub, ocpp_connection_stub, cs_ids
+):
+    a = cs_ids[0]
+    request = CreateMappingRequest(station_id="CP-1", central_system_id=a)
+    over_the_wire = ocpp_mapping_stub.CreateMapping(request).mapping
+    in_python = ocpp_server.store.create_mapping("CP-2", a)
+    for created in (over_the_wire, in_python):
+        assert (created.weight, created.is_master, created.is_enabled) == (0, False, False)
+    # Every default of the Python API is the wire's default for the field it sets.
+    wire = CreateMappingRequest()
+    for function in (Store.create_mapping, Context.new_mapping):
+        parameters = inspect.signature(function).parameters
+        for name in ("weight", "is_master", "is_enabled"):
+            assert parameters[name].default == getattr(wire, name), (function.__qualname__, name)
+    # So a station seeded either way is refused a connection alike.
+    for station in ("CP-1", "CP-2"):
+        expect_error(
+            lambda station=station: ocpp_connection_stub.CreateConnection(
+                CreateConnectionRequest(central_system_id=a, station_id=station)
+            ),
+            FAILED,
+            errors.NO_ENABLED_MAPPING,
+            server=ocpp_server,
+        )

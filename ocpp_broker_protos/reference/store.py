@@ -252,8 +252,10 @@ class Store:
         central_system_id: int,
         weight: int = 0,
         is_master: bool = False,
-        is_enabled: bool = True,
+        is_enabled: bool = False,
     ) -> Mapping:
+        """Create a mapping; like a CreateMapping request that leaves a field
+        out, it is disabled, no master, weight 0 unless told otherwise."""
         _raise_if(
             [
                 *validation.station_id(station_id),

@@ -184,7 +184,7 @@ def central_system_delete_in_use_needs_force(ctx: Context) -> None:
     """Deleting a referenced central system without force is FAILED_PRECONDITION CENTRAL_SYSTEM_IN_USE."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.expect_error(
         lambda: ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=cs.id)),
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -199,8 +199,8 @@ def central_system_force_delete_cascades(ctx: Context) -> None:
     """Delete with force removes the central system's mappings, connections and worker, and nothing else."""
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, is_master=True)
-    ctx.new_mapping(station, other.id)
+    ctx.new_mapping(station, cs.id, is_master=True, is_enabled=True)
+    ctx.new_mapping(station, other.id, is_enabled=True)
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=cs.id, station_id=station))
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=other.id, station_id=station))
     ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=cs.id, force=True))

@@ -52,7 +52,7 @@ def worker_connections_ordered_and_counted(ctx: Context) -> None:
     cs = ctx.new_central_system()
     stations = [ctx.station() + suffix for suffix in ("-c", "-a", "-b")]
     for station in stations:
-        ctx.new_mapping(station, cs.id, is_master=True)
+        ctx.new_mapping(station, cs.id, is_master=True, is_enabled=True)
         created = _connect(ctx, cs.id, station)
         ctx.expect_equal(
             "created connection",
@@ -99,7 +99,7 @@ def connection_pair_is_unique(ctx: Context) -> None:
     """A second CreateConnection for the same pair is ALREADY_EXISTS, even after a disconnect."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     _connect(ctx, cs.id, station)
     ctx.expect_error(lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS")
     ctx.connections.DisconnectStation(pb.DisconnectStationRequest(central_system_id=cs.id, station_id=station))
@@ -125,7 +125,7 @@ def connection_disconnect_and_recreate(ctx: Context) -> None:
     """Disconnect keeps the record with connected=false (twice is fine); Recreate makes it connected again."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     _connect(ctx, cs.id, station)
     disconnected = pb.ConnectionInfo(central_system_id=cs.id, station_id=station, connected=False)
     for _ in range(2):
@@ -148,7 +148,7 @@ def connection_must_exist(ctx: Context) -> None:
     """Recreate and Disconnect of a pair with no connection are NOT_FOUND CONNECTION_NOT_FOUND."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.expect_error(
         lambda: ctx.connections.RecreateConnection(
             pb.RecreateConnectionRequest(central_system_id=cs.id, station_id=station)
@@ -193,7 +193,7 @@ def disabled_mapping_blocks_recreate(ctx: Context) -> None:
     """Once the mapping is disabled, RecreateConnection is FAILED_PRECONDITION NO_ENABLED_MAPPING."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     _connect(ctx, cs.id, station)
     ctx.mappings.UpdateMapping(
         map_pb.UpdateMappingRequest(

@@ -27,10 +27,10 @@ def mapping_create_and_filter(ctx: Context) -> None:
     """CreateMapping returns the stored mapping; GetAllMappings filters by station and central system."""
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    created = ctx.new_mapping(station, cs.id, weight=7, is_master=True)
+    created = ctx.new_mapping(station, cs.id, weight=7, is_master=True, is_enabled=True)
     expected = pb.Mapping(station_id=station, central_system_id=cs.id, weight=7, is_master=True, is_enabled=True)
     ctx.expect_equal("created", created, expected)
-    ctx.new_mapping(station, other.id, weight=3)
+    ctx.new_mapping(station, other.id, weight=3, is_enabled=True)
     by_station = ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest(station_id=station)).mappings
     ctx.expect_equal("mappings of the station", [m.central_system_id for m in by_station], sorted([cs.id, other.id]))
     both = ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest(station_id=station, central_system_id=cs.id)).mappings
@@ -45,7 +45,7 @@ def mappings_listed_in_key_order(ctx: Context) -> None:
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     base = ctx.station()
     for suffix, cs_id in (("-b", cs.id), ("-a", other.id), ("-a", cs.id), ("-b", other.id)):
-        ctx.new_mapping(base + suffix, cs_id)
+        ctx.new_mapping(base + suffix, cs_id, is_enabled=True)
     keys = [
         (m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest()).mappings
     ]
@@ -67,9 +67,11 @@ def mapping_key_is_unique(ctx: Context) -> None:
     """A second mapping of the same station to the same central system is ALREADY_EXISTS."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.expect_error(
-        lambda: ctx.new_mapping(station, cs.id, weight=5), grpc.StatusCode.ALREADY_EXISTS, "MAPPING_ALREADY_EXISTS"
+        lambda: ctx.new_mapping(station, cs.id, weight=5, is_enabled=True),
+        grpc.StatusCode.ALREADY_EXISTS,
+        "MAPPING_ALREADY_EXISTS",
     )
 
 
@@ -99,9 +101,9 @@ def one_enabled_master_on_create(ctx: Context) -> None:
     """A second enabled master for a station is FAILED_PRECONDITION SECOND_ENABLED_MASTER; a disabled one is allowed."""
     first, second = ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, first.id, is_master=True)
+    ctx.new_mapping(station, first.id, is_master=True, is_enabled=True)
     ctx.expect_error(
-        lambda: ctx.new_mapping(station, second.id, is_master=True),
+        lambda: ctx.new_mapping(station, second.id, is_master=True, is_enabled=True),
         grpc.StatusCode.FAILED_PRECONDITION,
         "SECOND_ENABLED_MASTER",
     )
@@ -113,9 +115,9 @@ def one_enabled_master_on_update(ctx: Context) -> None:
     """Enabling a second master, or making a second enabled mapping master, is SECOND_ENABLED_MASTER."""
     first, second, third = ctx.new_central_system(), ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, first.id, is_master=True)
+    ctx.new_mapping(station, first.id, is_master=True, is_enabled=True)
     ctx.new_mapping(station, second.id, is_master=True, is_enabled=False)
-    ctx.new_mapping(station, third.id)
+    ctx.new_mapping(station, third.id, is_enabled=True)
     ctx.expect_error(
         lambda: _update(ctx, station, second.id, ["is_enabled"], is_enabled=True),
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -139,7 +141,7 @@ def mapping_update_without_mask_replaces_all(ctx: Context) -> None:
     """Without update_mask, weight, is_master and is_enabled are all replaced."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, weight=5, is_master=True)
+    ctx.new_mapping(station, cs.id, weight=5, is_master=True, is_enabled=True)
     updated = _update(ctx, station, cs.id, None, weight=2)
     ctx.expect_equal("updated", updated, pb.Mapping(station_id=station, central_system_id=cs.id, weight=2))
 
@@ -149,7 +151,7 @@ def mapping_update_mask_limits_the_change(ctx: Context) -> None:
     """With update_mask only the listed paths change."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, weight=5, is_master=True)
+    ctx.new_mapping(station, cs.id, weight=5, is_master=True, is_enabled=True)
     updated = _update(ctx, station, cs.id, ["weight"], weight=9)
     expected = pb.Mapping(station_id=station, central_system_id=cs.id, weight=9, is_master=True, is_enabled=True)
     ctx.expect_equal("updated", updated, expected)
@@ -160,7 +162,7 @@ def mapping_update_mask_paths_are_checked(ctx: Context) -> None:
     """A mask naming a key field or an unknown path is INVALID_ARGUMENT INVALID_UPDATE_MASK."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     for path in ("station_id", "central_system_id", "bogus"):
         ctx.expect_error(
             partial(_update, ctx, station, cs.id, [path]),
@@ -188,7 +190,7 @@ def disabling_a_mapping_disconnects(ctx: Context) -> None:
     """Disabling a mapping leaves its connection in place with connected=false."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, is_master=True)
+    ctx.new_mapping(station, cs.id, is_master=True, is_enabled=True)
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=cs.id, station_id=station))
     _update(ctx, station, cs.id, ["is_enabled"], is_enabled=False)
     listed = ctx.connections.GetWorkerConnections(conn_pb.GetWorkerConnectionsRequest(central_system_id=cs.id))
@@ -201,7 +203,7 @@ def deleting_a_mapping_removes_its_connection(ctx: Context) -> None:
     """Deleting a mapping removes the mapping and the connection of its pair."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=cs.id, station_id=station))
     ctx.mappings.DeleteMapping(pb.DeleteMappingRequest(station_id=station, central_system_id=cs.id))
     worker = ctx.connections.GetWorker(conn_pb.GetWorkerRequest(central_system_id=cs.id)).worker

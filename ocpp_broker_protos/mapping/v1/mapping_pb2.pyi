@@ -125,7 +125,9 @@ class CreateMappingRequest(google.protobuf.message.Message):
     is_master: builtins.bool
     """Whether the new mapping is the master; see `Mapping.is_master`."""
     is_enabled: builtins.bool
-    """Whether the new mapping is enabled; see `Mapping.is_enabled`."""
+    """Whether the new mapping is enabled; see `Mapping.is_enabled`. Left out
+    (false), the mapping is created disabled.
+    """
     def __init__(
         self,
         *,

@@ -159,6 +159,12 @@ class MappingServiceStub(typing.Generic[_MappingServiceGetAllMappingsType, _Mapp
     CreateMapping: _MappingServiceCreateMappingType
     """Creates a mapping.
 
+    A field left out of the request takes its proto3 default, so a mapping
+    created without `is_enabled` is disabled (and without `is_master` is no
+    master, without `weight` has weight 0): `CreateConnection` refuses a
+    disabled mapping with `NO_ENABLED_MAPPING` until it is enabled. Set
+    `is_enabled` to true to create a mapping in force.
+
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
       `central_system_id` is not positive or `weight` is negative.
@@ -259,6 +265,12 @@ class MappingServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.mapping.v1.mapping_pb2.CreateMappingResponse, collections.abc.Awaitable[ocpp_broker_protos.mapping.v1.mapping_pb2.CreateMappingResponse]]:
         """Creates a mapping.
+
+        A field left out of the request takes its proto3 default, so a mapping
+        created without `is_enabled` is disabled (and without `is_master` is no
+        master, without `weight` has weight 0): `CreateConnection` refuses a
+        disabled mapping with `NO_ENABLED_MAPPING` until it is enabled. Set
+        `is_enabled` to true to create a mapping in force.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
