@@ -14,7 +14,7 @@ API = (ROOT / "docs" / "api.md").read_text()
 # The contract as shipped, so this holds for an installed wheel too.
 PROTO = "\n".join((proto_include_dir() / name).read_text() for name in PROTO_FILES)
 # Reasons only the Python API and fixtures can raise; no RPC returns them.
-STORE_ONLY = {"TRANSACTION_ALREADY_EXISTS", "TRANSACTION_NOT_FOUND", "CONNECTOR_BUSY"}
+STORE_ONLY = {errors.TRANSACTION_ALREADY_EXISTS, errors.TRANSACTION_NOT_FOUND, errors.CONNECTOR_BUSY}
 
 
 def reason_constants() -> set[str]:
@@ -23,7 +23,7 @@ def reason_constants() -> set[str]:
 
 def test_every_reason_the_server_returns_is_documented_in_the_contract():
     documented = set(re.findall(r"reason `([A-Z_]+)`", PROTO))
-    assert reason_constants() - STORE_ONLY - {"INTERNAL"} <= documented
+    assert reason_constants() - STORE_ONLY - {errors.INTERNAL} <= documented
     assert documented <= reason_constants(), documented - reason_constants()
 
 

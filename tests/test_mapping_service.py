@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import grpc
@@ -74,7 +75,9 @@ def test_list_is_ordered_by_station_then_central_system_and_filters_combine(ocpp
 )
 def test_create_rejects_bad_fields(ocpp_server, ocpp_mapping_stub, cs_ids, station, cs_offset, weight, fields):
     cs = cs_ids[0] if cs_offset == 0 else 0
-    expect_error(lambda: create(ocpp_mapping_stub, station, cs, weight), INVALID, "INVALID_FIELD", fields, ocpp_server)
+    expect_error(
+        lambda: create(ocpp_mapping_stub, station, cs, weight), INVALID, errors.INVALID_FIELD, fields, ocpp_server
+    )
 
 
 def test_station_id_accepts_the_whole_identifier_alphabet(ocpp_mapping_stub, cs_ids):
@@ -83,7 +86,9 @@ def test_station_id_accepts_the_whole_identifier_alphabet(ocpp_mapping_stub, cs_
 
 
 def test_create_to_unknown_central_system_is_failed_precondition(ocpp_server, ocpp_mapping_stub, cs_ids):
-    expect_error(lambda: create(ocpp_mapping_stub, "CP-1", 999), FAILED, "UNKNOWN_CENTRAL_SYSTEM", server=ocpp_server)
+    expect_error(
+        lambda: create(ocpp_mapping_stub, "CP-1", 999), FAILED, errors.UNKNOWN_CENTRAL_SYSTEM, server=ocpp_server
+    )
 
 
 def test_create_of_an_existing_key_is_already_exists(ocpp_server, ocpp_mapping_stub, cs_ids):
@@ -91,7 +96,7 @@ def test_create_of_an_existing_key_is_already_exists(ocpp_server, ocpp_mapping_s
     expect_error(
         lambda: create(ocpp_mapping_stub, "CP-1", cs_ids[0], weight=3),
         grpc.StatusCode.ALREADY_EXISTS,
-        "MAPPING_ALREADY_EXISTS",
+        errors.MAPPING_ALREADY_EXISTS,
         server=ocpp_server,
     )
 
@@ -100,7 +105,10 @@ def test_master_rule_on_create(ocpp_server, ocpp_mapping_stub, cs_ids):
     a, b, c = cs_ids
     create(ocpp_mapping_stub, "CP-1", a, master=True)
     expect_error(
-        lambda: create(ocpp_mapping_stub, "CP-1", b, master=True), FAILED, "SECOND_ENABLED_MASTER", server=ocpp_server
+        lambda: create(ocpp_mapping_stub, "CP-1", b, master=True),
+        FAILED,
+        errors.SECOND_ENABLED_MASTER,
+        server=ocpp_server,
     )
     # A disabled master does not count; other stations are independent.
     create(ocpp_mapping_stub, "CP-1", b, master=True, enabled=False)
@@ -115,7 +123,9 @@ def test_master_rule_on_update(ocpp_server, ocpp_mapping_stub, cs_ids):
     enable = UpdateMappingRequest(
         station_id="CP-1", central_system_id=b, is_enabled=True, update_mask=FieldMask(paths=["is_enabled"])
     )
-    expect_error(lambda: ocpp_mapping_stub.UpdateMapping(enable), FAILED, "SECOND_ENABLED_MASTER", server=ocpp_server)
+    expect_error(
+        lambda: ocpp_mapping_stub.UpdateMapping(enable), FAILED, errors.SECOND_ENABLED_MASTER, server=ocpp_server
+    )
     # Moving the master: demote the first, then enabling the second works.
     demote = UpdateMappingRequest(station_id="CP-1", central_system_id=a, is_master=False, is_enabled=True)
     ocpp_mapping_stub.UpdateMapping(demote)
@@ -158,14 +168,20 @@ def test_update_with_a_bad_mask_path(ocpp_server, ocpp_mapping_stub, cs_ids, pat
     create(ocpp_mapping_stub, "CP-1", cs_ids[0])
     request = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], update_mask=FieldMask(paths=[path]))
     expect_error(
-        lambda: ocpp_mapping_stub.UpdateMapping(request), INVALID, "INVALID_UPDATE_MASK", {"update_mask"}, ocpp_server
+        lambda: ocpp_mapping_stub.UpdateMapping(request),
+        INVALID,
+        errors.INVALID_UPDATE_MASK,
+        {"update_mask"},
+        ocpp_server,
     )
 
 
 def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mapping_stub, cs_ids):
     create(ocpp_mapping_stub, "CP-1", cs_ids[0])
     bad_weight = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], weight=-1)
-    expect_error(lambda: ocpp_mapping_stub.UpdateMapping(bad_weight), INVALID, "INVALID_FIELD", {"weight"}, ocpp_server)
+    expect_error(
+        lambda: ocpp_mapping_stub.UpdateMapping(bad_weight), INVALID, errors.INVALID_FIELD, {"weight"}, ocpp_server
+    )
     # A negative weight outside the mask is ignored, not validated.
     masked = UpdateMappingRequest(
         station_id="CP-1",
@@ -179,7 +195,7 @@ def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mappin
     expect_error(
         lambda: ocpp_mapping_stub.UpdateMapping(bad_key),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"station_id", "central_system_id"},
         ocpp_server,
     )
@@ -187,7 +203,7 @@ def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mappin
     expect_error(
         lambda: ocpp_mapping_stub.UpdateMapping(missing),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
         server=ocpp_server,
     )
 
@@ -219,13 +235,13 @@ def test_delete_errors(ocpp_server, ocpp_mapping_stub, cs_ids):
     expect_error(
         lambda: ocpp_mapping_stub.DeleteMapping(DeleteMappingRequest(station_id="CP-1", central_system_id=cs_ids[0])),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
         server=ocpp_server,
     )
     expect_error(
         lambda: ocpp_mapping_stub.DeleteMapping(DeleteMappingRequest(station_id="", central_system_id=-3)),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"station_id", "central_system_id"},
         ocpp_server,
     )
@@ -237,7 +253,10 @@ def test_delete_errors(ocpp_server, ocpp_mapping_stub, cs_ids):
 )
 def test_list_rejects_bad_filters(ocpp_server, ocpp_mapping_stub, filters, fields):
     expect_error(
-        lambda: ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest(**filters)), INVALID, "INVALID_FIELD", fields
+        lambda: ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest(**filters)),
+        INVALID,
+        errors.INVALID_FIELD,
+        fields,
     )
 
 
@@ -258,10 +277,9 @@ def test_a_mapping_created_without_is_enabled_is_disabled_over_the_wire_and_in_p
             assert parameters[name].default == getattr(wire, name), (function.__qualname__, name)
     # So a station seeded either way is refused a connection alike.
     for station in ("CP-1", "CP-2"):
+        connect = CreateConnectionRequest(central_system_id=a, station_id=station)
         expect_error(
-            lambda station=station: ocpp_connection_stub.CreateConnection(
-                CreateConnectionRequest(central_system_id=a, station_id=station)
-            ),
+            functools.partial(ocpp_connection_stub.CreateConnection, connect),
             FAILED,
             errors.NO_ENABLED_MAPPING,
             server=ocpp_server,

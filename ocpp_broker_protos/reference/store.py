@@ -31,20 +31,36 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CENTRAL_SYSTEM_FIELDS = ("name", "websocket_url", "description")
 MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
+# Fields of the update requests that address the object and never change.
+CENTRAL_SYSTEM_KEY = ("id",)
+MAPPING_KEY = ("station_id", "central_system_id")
 # Station ids are ASCII, so this sorts after every one of them.
 _AFTER_ANY_STATION = "\U0010ffff"
 
 
-def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """The fields an update replaces; no mask, an empty one or `*` mean all."""
+def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...], immutable: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields an update replaces; no mask, an empty one or `*` alone mean all.
+
+    A rejected mask gets one violation per bad path, saying what is wrong
+    with it: a field that can never change, a name that is no field, or `*`
+    next to other paths.
+    """
     if not paths or list(paths) == ["*"]:
         return allowed
-    bad = [p for p in paths if p not in allowed]
-    if bad:
-        choices = ", ".join((*allowed, "*"))
+    choices = ", ".join(allowed)
+    problems = []
+    for path in dict.fromkeys(paths):
+        if path == "*":
+            problems.append(
+                f"path '*' means every mutable field, so it must be the only path; or list some of: {choices}"
+            )
+        elif path in immutable:
+            problems.append(f"path {path!r} names a field that cannot be changed; mutable fields: {choices}")
+        elif path not in allowed:
+            problems.append(f"path {path!r} is not a field of the request; mutable fields: {choices}")
+    if problems:
         raise errors.invalid(
-            [FieldViolation("update_mask", f"unknown path {p!r}; allowed: {choices}") for p in bad],
-            reason=errors.INVALID_UPDATE_MASK,
+            [FieldViolation("update_mask", problem) for problem in problems], reason=errors.INVALID_UPDATE_MASK
         )
     return tuple(p for p in allowed if p in paths)
 
@@ -161,7 +177,7 @@ class Store:
         description: str,
         update_mask: Sequence[str] | None = None,
     ) -> CentralSystem:
-        paths = _mask(update_mask, CENTRAL_SYSTEM_FIELDS)
+        paths = _mask(update_mask, CENTRAL_SYSTEM_FIELDS, CENTRAL_SYSTEM_KEY)
         checks = {
             "name": validation.name(name),
             "websocket_url": validation.websocket_url(websocket_url),
@@ -297,7 +313,7 @@ class Store:
         is_enabled: bool,
         update_mask: Sequence[str] | None = None,
     ) -> Mapping:
-        paths = _mask(update_mask, MAPPING_FIELDS)
+        paths = _mask(update_mask, MAPPING_FIELDS, MAPPING_KEY)
         _raise_if(
             [
                 *validation.station_id(station_id),

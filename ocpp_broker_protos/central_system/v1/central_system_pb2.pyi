@@ -202,7 +202,8 @@ class UpdateCentralSystemRequest(google.protobuf.message.Message):
     @property
     def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
         """Which fields to replace: any of `name`, `websocket_url`, `description`,
-        or `*` for all three. Unset or empty: all three are replaced.
+        or `*` alone for all three. Unset or empty: all three are replaced (the
+        way for JSON clients that cannot send `*`). `id` cannot be listed.
         """
 
     def __init__(

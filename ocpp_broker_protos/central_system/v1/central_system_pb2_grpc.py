@@ -129,15 +129,18 @@ class CentralSystemServiceServicer(object):
         Without `update_mask`, or with an empty one, all three mutable fields are
         replaced by the request's values. With a mask, only the listed paths are
         replaced and validated; the request's other fields are ignored. The path
-        `*` stands for all three. The worker's `central_system_name` follows a
-        rename at once.
+        `*`, alone, stands for all three. JSON clients in some languages cannot
+        send `*` (Go's protojson rejects it in a FieldMask), so they send no
+        mask instead, which means the same. The worker's `central_system_name`
+        follows a rename at once.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive, or a
         field being replaced breaks its limits.
-        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-        other than `name`, `websocket_url`, `description` or `*` (`id`
-        included).
+        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+        `id` (which never changes), is no field of the request, or is `*`
+        next to other paths; one violation on `update_mask` per bad path
+        says which of these it is.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
         that `id`.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`

@@ -187,7 +187,8 @@ class UpdateMappingRequest(google.protobuf.message.Message):
     @property
     def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
         """Which fields to replace: any of `weight`, `is_master`, `is_enabled`, or
-        `*` for all three. Unset or empty: all three are replaced.
+        `*` alone for all three. Unset or empty: all three are replaced (the way
+        for JSON clients that cannot send `*`). The key fields cannot be listed.
         """
 
     def __init__(

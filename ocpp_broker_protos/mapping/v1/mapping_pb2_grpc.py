@@ -136,15 +136,18 @@ class MappingServiceServicer(object):
 
         Without `update_mask`, or with an empty one, all three mutable fields are
         replaced. With a mask only the listed paths are replaced and validated;
-        `*` stands for all three. Disabling the mapping disconnects its
-        connection, if any.
+        `*`, alone, stands for all three. JSON clients in some languages cannot
+        send `*` (Go's protojson rejects it in a FieldMask), so they send no
+        mask instead, which means the same. Disabling the mapping disconnects
+        its connection, if any.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
         `central_system_id` is not positive, or a replaced `weight` is negative.
-        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-        other than `weight`, `is_master`, `is_enabled` or `*` (the key fields
-        included).
+        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+        a key field (`station_id`, `central_system_id`, which never change),
+        is no field of the request, or is `*` next to other paths; one
+        violation on `update_mask` per bad path says which of these it is.
         * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping.
         * FAILED_PRECONDITION, reason `SECOND_ENABLED_MASTER`: the result would
         be an enabled master while another enabled master exists for the
