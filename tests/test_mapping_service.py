@@ -20,7 +20,7 @@ from ocpp_broker_protos.mapping.v1.mapping_pb2 import (
     UpdateMappingRequest,
 )
 from ocpp_broker_protos.reference import Store
-from tests.rpc_checks import expect_error
+from tests.rpc_checks import expect_error, violations
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
@@ -163,17 +163,25 @@ def test_update_with_mask(ocpp_mapping_stub, cs_ids, paths, expected):
     assert (updated.station_id, updated.central_system_id) == ("CP-1", cs_ids[0])
 
 
-@pytest.mark.parametrize("path", ["station_id", "central_system_id", "isMaster", "nope"])
-def test_update_with_a_bad_mask_path(ocpp_server, ocpp_mapping_stub, cs_ids, path):
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        (["station_id"], "'station_id' names a field that cannot be changed"),
+        (["central_system_id"], "'central_system_id' names a field that cannot be changed"),
+        (["isMaster"], "'isMaster' is not a field of the request"),
+        (["nope"], "'nope' is not a field of the request"),
+        (["is_master", "*"], "'*' means every mutable field, so it must be the only path"),
+    ],
+)
+def test_update_with_a_bad_mask_path(ocpp_server, ocpp_mapping_stub, cs_ids, paths, problem):
     create(ocpp_mapping_stub, "CP-1", cs_ids[0])
-    request = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], update_mask=FieldMask(paths=[path]))
-    expect_error(
-        lambda: ocpp_mapping_stub.UpdateMapping(request),
-        INVALID,
-        errors.INVALID_UPDATE_MASK,
-        {"update_mask"},
-        ocpp_server,
-    )
+    request = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], update_mask=FieldMask(paths=paths))
+    call = functools.partial(ocpp_mapping_stub.UpdateMapping, request)
+    error = expect_error(call, INVALID, errors.INVALID_UPDATE_MASK, {"update_mask"}, ocpp_server)
+    ((field, description),) = violations(error)
+    assert field == "update_mask"
+    assert problem in description
+    assert description.endswith("weight, is_master, is_enabled"), description
 
 
 def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mapping_stub, cs_ids):
