@@ -93,7 +93,8 @@ class CentralSystemServiceServicer(object):
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-        `description` breaks its documented limits.
+        `description` breaks its documented limits (length, characters, URL
+        form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
         system has the same `name`.
         """

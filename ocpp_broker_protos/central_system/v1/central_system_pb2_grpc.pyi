@@ -174,7 +174,8 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
 
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-      `description` breaks its documented limits.
+      `description` breaks its documented limits (length, characters, URL
+      form); each violation's description says which.
     * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
       system has the same `name`.
     """
@@ -282,7 +283,8 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-          `description` breaks its documented limits.
+          `description` breaks its documented limits (length, characters, URL
+          form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
           system has the same `name`.
         """
