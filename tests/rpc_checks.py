@@ -10,9 +10,10 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.reference import ReferenceServer
 
-DOMAIN = "ocpp-broker"
+DOMAIN = errors.DOMAIN
 
 
 _D = TypeVar("_D", bound=Message)
