@@ -239,7 +239,7 @@ class _Failure(grpc.RpcError):
     def code(self) -> grpc.StatusCode:
         return self._code
 
-    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+    def trailing_metadata(self) -> Any:  # the pairs a sync call gives
         return ((errors.STATUS_DETAILS_KEY, self._details),)
 
 
