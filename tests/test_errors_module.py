@@ -24,6 +24,7 @@ from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
 from ocpp_broker_protos.reference import ReferenceServer
 from ocpp_broker_protos.reference.validation import INT32_MAX
+from tests.contract_docs import rpc_errors
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ def stub_for(method: str, channel: Any) -> Any:
     return cs_grpc.CentralSystemServiceStub(channel)
 
 
-def check(error: grpc.RpcError, expected: Expected) -> None:
+def service_of(method: str) -> str:
+    return "MappingService" if method.endswith("Mapping") else "CentralSystemService"
+
+
+def check(error: grpc.RpcError, expected: Expected, method: str) -> None:
     assert isinstance(error, (grpc.Call, grpc.aio.AioRpcError))
     assert error.code() == expected.code
     assert errors.reason(error) == expected.reason
@@ -109,6 +114,8 @@ def check(error: grpc.RpcError, expected: Expected) -> None:
     assert info is not None
     assert (info.domain, info.reason) == (errors.DOMAIN, expected.reason)
     assert dict(info.metadata) == expected.metadata
+    # What arrives is what the RPC's comment documents.
+    assert set(info.metadata) == rpc_errors()[(service_of(method), method)][expected.reason]
     found = errors.field_violations(error)
     assert set(found) == set(expected.violations)
     for field, part in expected.violations.items():
@@ -124,7 +131,7 @@ def test_helpers_on_sync_errors(ocpp_server, ocpp_channel, what, request_for, ex
     method, request = request_for(ids)
     with pytest.raises(grpc.RpcError) as raised:
         getattr(stub_for(method, ocpp_channel), method)(request, timeout=10)
-    check(raised.value, expected_for(ids))
+    check(raised.value, expected_for(ids), method)
 
 
 @pytest.mark.parametrize(("what", "request_for", "expected_for"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
@@ -140,7 +147,7 @@ def test_helpers_on_asyncio_errors(ocpp_server, what, request_for, expected_for)
                 return error
         raise AssertionError("the call succeeded")
 
-    check(asyncio.run(call()), expected_for(ids))
+    check(asyncio.run(call()), expected_for(ids), method)
 
 
 def test_ids_exhausted_is_resource_exhausted_over_both_stubs(ocpp_server, ocpp_channel):
@@ -150,7 +157,7 @@ def test_ids_exhausted_is_resource_exhausted_over_both_stubs(ocpp_server, ocpp_c
     expected = Expected(grpc.StatusCode.RESOURCE_EXHAUSTED, errors.CENTRAL_SYSTEM_IDS_EXHAUSTED, {}, {})
     with pytest.raises(grpc.RpcError) as raised:
         cs_grpc.CentralSystemServiceStub(ocpp_channel).CreateCentralSystem(request, timeout=10)
-    check(raised.value, expected)
+    check(raised.value, expected, "CreateCentralSystem")
 
     async def call() -> cs_pb.CreateCentralSystemResponse:
         async with grpc.aio.insecure_channel(ocpp_server.target) as channel:
@@ -158,7 +165,7 @@ def test_ids_exhausted_is_resource_exhausted_over_both_stubs(ocpp_server, ocpp_c
 
     with pytest.raises(grpc.aio.AioRpcError) as aio_raised:
         asyncio.run(call())
-    check(aio_raised.value, expected)
+    check(aio_raised.value, expected, "CreateCentralSystem")
     assert ocpp_server.store.snapshot() == before
 
 

@@ -416,7 +416,12 @@ class Store:
         return key
 
     def create_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
-        return self.add_connection(central_system_id, station_id, connected=True)
+        """Open a connection; the pair needs an enabled mapping."""
+        self._connection_args(central_system_id, station_id)
+        with self._lock:
+            self._central_system(central_system_id)
+            self._require_enabled_mapping(central_system_id, station_id)
+            return self._insert_connection(central_system_id, station_id, connected=True)
 
     def add_connection(self, central_system_id: int, station_id: str, connected: bool = True) -> ConnectionInfo:
         """Open a connection, or (fixtures) record one already disconnected.
@@ -424,23 +429,25 @@ class Store:
         A connected one needs an enabled mapping; a disconnected record only
         needs the mapping, enabled or not, as disabling leaves it behind.
         """
+        if connected:
+            return self.create_connection(central_system_id, station_id)
         self._connection_args(central_system_id, station_id)
         with self._lock:
             self._central_system(central_system_id)
-            if connected:
-                self._require_enabled_mapping(central_system_id, station_id)
-            else:
-                self._mapping(station_id, central_system_id)
-            key = (central_system_id, station_id)
-            if key in self._connections:
-                raise errors.already_exists(
-                    errors.CONNECTION_ALREADY_EXISTS,
-                    f"station {station_id!r} already has a connection to central system {central_system_id}",
-                    station_id=station_id,
-                    central_system_id=str(central_system_id),
-                )
-            self._connections[key] = connected
-            return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
+            self._mapping(station_id, central_system_id)
+            return self._insert_connection(central_system_id, station_id, connected=False)
+
+    def _insert_connection(self, central_system_id: int, station_id: str, connected: bool) -> ConnectionInfo:
+        key = (central_system_id, station_id)
+        if key in self._connections:
+            raise errors.already_exists(
+                errors.CONNECTION_ALREADY_EXISTS,
+                f"station {station_id!r} already has a connection to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        self._connections[key] = connected
+        return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
 
     def recreate_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
         self._connection_args(central_system_id, station_id)

@@ -37,7 +37,11 @@ class CentralSystemServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -81,7 +85,11 @@ class CentralSystemServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -96,7 +104,10 @@ class CentralSystemServiceServicer(object):
         `description` breaks its documented limits (length, characters, URL
         form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-        system has the same `name`.
+        system has the same `name`. Metadata: `name`.
+        * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+        positive int32 id has been handed out (ids are never reused), so no
+        central system can be created any more.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,7 +119,7 @@ class CentralSystemServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,9 +154,9 @@ class CentralSystemServiceServicer(object):
         next to other paths; one violation on `update_mask` per bad path
         says which of these it is.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-        belongs to another central system.
+        belongs to another central system. Metadata: `name`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,9 +173,10 @@ class CentralSystemServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
         and mappings or connections still reference the central system.
+        Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,7 +224,11 @@ class CentralSystemService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 

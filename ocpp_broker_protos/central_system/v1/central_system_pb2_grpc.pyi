@@ -114,7 +114,11 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -177,7 +181,10 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
       `description` breaks its documented limits (length, characters, URL
       form); each violation's description says which.
     * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-      system has the same `name`.
+      system has the same `name`. Metadata: `name`.
+    * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+      positive int32 id has been handed out (ids are never reused), so no
+      central system can be created any more.
     """
 
     GetCentralSystem: _CentralSystemServiceGetCentralSystemType
@@ -186,7 +193,7 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     """
 
     ListCentralSystems: _CentralSystemServiceListCentralSystemsType
@@ -215,9 +222,9 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
       next to other paths; one violation on `update_mask` per bad path
       says which of these it is.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-      belongs to another central system.
+      belongs to another central system. Metadata: `name`.
     """
 
     DeleteCentralSystem: _CentralSystemServiceDeleteCentralSystemType
@@ -231,9 +238,10 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
       and mappings or connections still reference the central system.
+      Metadata: `central_system_id`.
     """
 
 CentralSystemServiceAsyncStub: typing_extensions.TypeAlias = CentralSystemServiceStub[
@@ -266,7 +274,11 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -286,7 +298,10 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
           `description` breaks its documented limits (length, characters, URL
           form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-          system has the same `name`.
+          system has the same `name`. Metadata: `name`.
+        * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+          positive int32 id has been handed out (ids are never reused), so no
+          central system can be created any more.
         """
 
     @abc.abstractmethod
@@ -300,7 +315,7 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -339,9 +354,9 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
           next to other paths; one violation on `update_mask` per bad path
           says which of these it is.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-          belongs to another central system.
+          belongs to another central system. Metadata: `name`.
         """
 
     @abc.abstractmethod
@@ -360,9 +375,10 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
           and mappings or connections still reference the central system.
+          Metadata: `central_system_id`.
         """
 
 def add_CentralSystemServiceServicer_to_server(servicer: CentralSystemServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -137,7 +137,11 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @typing.overload
@@ -211,7 +215,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     """
 
     GetWorkerConnections: _ConnectionServiceGetWorkerConnectionsType
@@ -221,7 +225,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     """
 
     CreateConnection: _ConnectionServiceCreateConnectionType
@@ -232,11 +236,13 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the station has no
-      enabled mapping to the central system.
+      enabled mapping to the central system. Metadata: `station_id`,
+      `central_system_id`.
     * ALREADY_EXISTS, reason `CONNECTION_ALREADY_EXISTS`: the pair already
       has a connection, connected or not (use `RecreateConnection`).
+      Metadata: `station_id`, `central_system_id`.
     """
 
     RecreateConnection: _ConnectionServiceRecreateConnectionType
@@ -246,8 +252,10 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+      Metadata: `station_id`, `central_system_id`.
     * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the pair's mapping
-      is disabled, so the connection cannot be reopened.
+      is disabled, so the connection cannot be reopened. Metadata:
+      `station_id`, `central_system_id`.
     """
 
     DisconnectStation: _ConnectionServiceDisconnectStationType
@@ -258,6 +266,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+      Metadata: `station_id`, `central_system_id`.
     """
 
 ConnectionServiceAsyncStub: typing_extensions.TypeAlias = ConnectionServiceStub[
@@ -301,7 +310,11 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @abc.abstractmethod
@@ -329,7 +342,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -344,7 +357,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -360,11 +373,13 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the station has no
-          enabled mapping to the central system.
+          enabled mapping to the central system. Metadata: `station_id`,
+          `central_system_id`.
         * ALREADY_EXISTS, reason `CONNECTION_ALREADY_EXISTS`: the pair already
           has a connection, connected or not (use `RecreateConnection`).
+          Metadata: `station_id`, `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -379,8 +394,10 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+          Metadata: `station_id`, `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the pair's mapping
-          is disabled, so the connection cannot be reopened.
+          is disabled, so the connection cannot be reopened. Metadata:
+          `station_id`, `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -396,6 +413,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+          Metadata: `station_id`, `central_system_id`.
         """
 
 def add_ConnectionServiceServicer_to_server(servicer: ConnectionServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -44,7 +44,11 @@ class MappingServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 
@@ -90,7 +94,11 @@ class MappingServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 
@@ -119,11 +127,14 @@ class MappingServiceServicer(object):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
         `central_system_id` is not positive or `weight` is negative.
         * FAILED_PRECONDITION, reason `UNKNOWN_CENTRAL_SYSTEM`: no central system
-        has that `central_system_id`.
+        has that `central_system_id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `MAPPING_ALREADY_EXISTS`: the station already has
-        a mapping to that central system.
+        a mapping to that central system. Metadata: `station_id`,
+        `central_system_id`.
         * FAILED_PRECONDITION, reason `SECOND_ENABLED_MASTER`: the new mapping is
-        an enabled master and the station already has one.
+        an enabled master and the station already has one. Metadata:
+        `station_id`, `master_central_system_id` (the id of the current
+        master, for example to fail over to it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,10 +159,12 @@ class MappingServiceServicer(object):
         a key field (`station_id`, `central_system_id`, which never change),
         is no field of the request, or is `*` next to other paths; one
         violation on `update_mask` per bad path says which of these it is.
-        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping.
+        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping. Metadata:
+        `station_id`, `central_system_id`.
         * FAILED_PRECONDITION, reason `SECOND_ENABLED_MASTER`: the result would
         be an enabled master while another enabled master exists for the
-        station.
+        station. Metadata: `station_id`, `master_central_system_id` (the id of
+        the current master).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,7 +176,8 @@ class MappingServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed or
         `central_system_id` is not positive.
-        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping.
+        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping. Metadata:
+        `station_id`, `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -213,7 +227,11 @@ class MappingService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 
