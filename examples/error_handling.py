@@ -1,5 +1,5 @@
 """Branching on ErrorInfo reasons and BadRequest field violations, never on
-message text.
+message text, with the helpers of ``ocpp_broker_protos.errors`` (base install).
 
     python examples/error_handling.py --target 127.0.0.1:50051   # against `make serve`
 """
@@ -10,27 +10,16 @@ import argparse
 from collections.abc import Callable
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2, central_system_pb2_grpc
 from ocpp_broker_protos.mapping.v1 import mapping_pb2, mapping_pb2_grpc
 
 
 def explain(error: grpc.RpcError) -> tuple[str, list[str]]:
-    """The ErrorInfo reason and the names of the bad fields of a failed call."""
-    status = rpc_status.from_call(error)
-    reason, fields = "", []
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [f"{v.field} ({v.description})" for v in bad.field_violations]
-    return reason, fields
+    """The ErrorInfo reason and the bad fields of a failed call (sync or asyncio)."""
+    fields = [f"{field} ({why})" for field, why in errors.field_violations(error).items()]
+    return errors.reason(error), fields
 
 
 def main(target: str) -> None:
@@ -54,11 +43,11 @@ def main(target: str) -> None:
                 attempt()
             except grpc.RpcError as error:
                 reason, fields = explain(error)
-                if reason == "CENTRAL_SYSTEM_NOT_FOUND":
+                if reason == errors.CENTRAL_SYSTEM_NOT_FOUND:
                     advice = "create it first"
-                elif reason == "INVALID_FIELD":
+                elif reason == errors.INVALID_FIELD:
                     advice = "fix " + "; ".join(fields)
-                elif reason == "UNKNOWN_CENTRAL_SYSTEM":
+                elif reason == errors.UNKNOWN_CENTRAL_SYSTEM:
                     advice = "map stations only to existing central systems"
                 else:
                     raise

@@ -23,7 +23,7 @@ def test_a_fresh_broker_has_no_central_systems(ocpp_central_system_stub: Central
 
 def test_connecting_a_mapped_station(ocpp_server: ReferenceServer, ocpp_connection_stub: ConnectionServiceStub) -> None:
     cs = ocpp_server.store.create_central_system("Main", "wss://csms.example/ocpp")
-    ocpp_server.store.create_mapping("CP-1", cs.id, is_master=True)
+    ocpp_server.store.create_mapping("CP-1", cs.id, is_master=True, is_enabled=True)
     ocpp_connection_stub.CreateConnection(CreateConnectionRequest(central_system_id=cs.id, station_id="CP-1"))
     (worker,) = ocpp_connection_stub.ListWorkers(ListWorkersRequest()).workers
     assert [c.station_id for c in worker.connections] == ["CP-1"]

@@ -102,8 +102,8 @@ TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
 TRANSACTION_ALREADY_ENDED = "TRANSACTION_ALREADY_ENDED"
 CONNECTOR_BUSY = "CONNECTOR_BUSY"
 
-#: Every reason above.
-REASONS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and name != "DOMAIN")
+#: Every reason above (each constant is spelled as its own value).
+REASONS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and name == value)
 
 #: The trailing metadata key that carries the serialized ``google.rpc.Status``.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -127,14 +127,23 @@ def _trailing_details(error: Any) -> bytes | None:
 
 
 def status(error: grpc.RpcError) -> status_pb2.Status | None:
-    """The ``google.rpc.Status`` a failed call carries, or None when it carries none."""
+    """The ``google.rpc.Status`` a failed call carries, or None when it carries none.
+
+    A status whose code is not the call's is ignored, as ``grpcio-status``
+    does: something between client and server changed the outcome, so the
+    details no longer describe it.
+    """
     raw = _trailing_details(error)
     if raw is None:
         return None
     try:
-        return status_pb2.Status.FromString(raw)
+        found = status_pb2.Status.FromString(raw)
     except Exception:  # a garbled trailer is no status, not a client crash
         return None
+    code = error.code() if hasattr(error, "code") else None
+    if isinstance(code, grpc.StatusCode) and found.code != code.value[0]:
+        return None
+    return found
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:

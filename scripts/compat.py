@@ -1,12 +1,12 @@
 """Run the test suite against the built wheel at both ends of its declared range.
 
 For each of two fresh virtual environments, `floor` (every dependency of the
-package and of its [server] extra at exactly its declared lower bound) and
-`newest` (the newest releases the registry serves), this installs the wheel
-with that extra, copies tests/, examples/, docs/ and the README to a temporary folder so that nothing from the
-checkout is importable, and runs pytest there with warnings as errors,
-leaving out the tests that need the checkout's own tools (marker `tooling`).
-"""
+package and of its [server] and [typing] extras at exactly its declared lower
+bound) and `newest` (the newest releases the registry serves), this installs
+the wheel with those extras, copies tests/, examples/, docs/ and the README to
+a temporary folder so that nothing from the checkout is importable, and runs
+pytest there with warnings as errors, leaving out the tests that need the
+checkout's own tools (marker `tooling`)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,16 @@ SHOWN = (
     "grpcio-health-checking",
     "grpcio-reflection",
     "sortedcontainers",
+    "types-grpcio",
+    "types-protobuf",
+    "mypy",
 )
 
 
 def declared_requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["server"]]
+    extras = project["optional-dependencies"]
+    return [*project["dependencies"], *extras["server"], *extras["typing"]]
 
 
 def floor_pins() -> list[str]:
@@ -60,7 +64,7 @@ def check(kind: str, wheel: Path, work: Path) -> None:
     pip: list[str | Path] = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     run(*pip, "--upgrade", "pip")
     pins = floor_pins() if kind == "floor" else ["--upgrade", *declared_requirements()]
-    run(*pip, f"{wheel}[server]", "-r", ROOT / "requirements" / "test.txt", *pins)
+    run(*pip, f"{wheel}[server,typing]", "-r", ROOT / "requirements" / "test.txt", *pins)
     versions = (
         subprocess.run(
             [

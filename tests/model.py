@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocpp_broker_protos import errors
+
 OK = "OK"
 INVALID = "INVALID_ARGUMENT"
 
@@ -66,9 +68,9 @@ class Model:
 
     def create_central_system(self, name: str, url: str, description: str) -> Outcome:
         if name not in VALID_NAMES or url not in VALID_URLS:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if self.name_owner(name) is not None:
-            return err("ALREADY_EXISTS", "CENTRAL_SYSTEM_ALREADY_EXISTS")
+            return err("ALREADY_EXISTS", errors.CENTRAL_SYSTEM_ALREADY_EXISTS)
         return ok({"name": name, "websocket_url": url, "description": description})
 
     def record_central_system(self, cs_id: int, body: dict[str, str]) -> None:
@@ -80,18 +82,18 @@ class Model:
     ) -> Outcome:
         paths = self.paths(mask, CS_FIELDS)
         if paths is None:
-            return err(INVALID, "INVALID_UPDATE_MASK")
+            return err(INVALID, errors.INVALID_UPDATE_MASK)
         bad = (
             cs_id <= 0
             or ("name" in paths and name not in VALID_NAMES)
             or ("websocket_url" in paths and url not in VALID_URLS)
         )
         if bad:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if cs_id not in self.central_systems:
-            return err("NOT_FOUND", "CENTRAL_SYSTEM_NOT_FOUND")
+            return err("NOT_FOUND", errors.CENTRAL_SYSTEM_NOT_FOUND)
         if "name" in paths and self.name_owner(name) not in (None, cs_id):
-            return err("ALREADY_EXISTS", "CENTRAL_SYSTEM_ALREADY_EXISTS")
+            return err("ALREADY_EXISTS", errors.CENTRAL_SYSTEM_ALREADY_EXISTS)
         new = {"name": name, "websocket_url": url, "description": description}
         for p in paths:
             self.central_systems[cs_id][p] = new[p]
@@ -99,12 +101,12 @@ class Model:
 
     def delete_central_system(self, cs_id: int, force: bool) -> Outcome:
         if cs_id <= 0:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if cs_id not in self.central_systems:
-            return err("NOT_FOUND", "CENTRAL_SYSTEM_NOT_FOUND")
+            return err("NOT_FOUND", errors.CENTRAL_SYSTEM_NOT_FOUND)
         used = any(c == cs_id for _, c in self.mappings) or any(c == cs_id for c, _ in self.connections)
         if used and not force:
-            return err("FAILED_PRECONDITION", "CENTRAL_SYSTEM_IN_USE")
+            return err("FAILED_PRECONDITION", errors.CENTRAL_SYSTEM_IN_USE)
         self.mappings = {k: v for k, v in self.mappings.items() if k[1] != cs_id}
         self.connections = {k: v for k, v in self.connections.items() if k[0] != cs_id}
         del self.central_systems[cs_id]
@@ -114,13 +116,13 @@ class Model:
 
     def create_mapping(self, station: str, cs_id: int, weight: int, master: bool, enabled: bool) -> Outcome:
         if station not in VALID_STATIONS or cs_id <= 0 or weight < 0:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if cs_id not in self.central_systems:
-            return err("FAILED_PRECONDITION", "UNKNOWN_CENTRAL_SYSTEM")
+            return err("FAILED_PRECONDITION", errors.UNKNOWN_CENTRAL_SYSTEM)
         if (station, cs_id) in self.mappings:
-            return err("ALREADY_EXISTS", "MAPPING_ALREADY_EXISTS")
+            return err("ALREADY_EXISTS", errors.MAPPING_ALREADY_EXISTS)
         if master and enabled and self.enabled_master(station, cs_id):
-            return err("FAILED_PRECONDITION", "SECOND_ENABLED_MASTER")
+            return err("FAILED_PRECONDITION", errors.SECOND_ENABLED_MASTER)
         self.mappings[(station, cs_id)] = {"weight": weight, "is_master": master, "is_enabled": enabled}
         return ok(dict(self.mappings[(station, cs_id)]))
 
@@ -129,17 +131,17 @@ class Model:
     ) -> Outcome:
         paths = self.paths(mask, MAPPING_FIELDS)
         if paths is None:
-            return err(INVALID, "INVALID_UPDATE_MASK")
+            return err(INVALID, errors.INVALID_UPDATE_MASK)
         if station not in VALID_STATIONS or cs_id <= 0 or ("weight" in paths and weight < 0):
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if (station, cs_id) not in self.mappings:
-            return err("NOT_FOUND", "MAPPING_NOT_FOUND")
+            return err("NOT_FOUND", errors.MAPPING_NOT_FOUND)
         result = dict(self.mappings[(station, cs_id)])
         new = {"weight": weight, "is_master": master, "is_enabled": enabled}
         for p in paths:
             result[p] = new[p]
         if result["is_master"] and result["is_enabled"] and self.enabled_master(station, cs_id):
-            return err("FAILED_PRECONDITION", "SECOND_ENABLED_MASTER")
+            return err("FAILED_PRECONDITION", errors.SECOND_ENABLED_MASTER)
         self.mappings[(station, cs_id)] = result
         if not result["is_enabled"] and (cs_id, station) in self.connections:
             self.connections[(cs_id, station)] = False
@@ -147,9 +149,9 @@ class Model:
 
     def delete_mapping(self, station: str, cs_id: int) -> Outcome:
         if station not in VALID_STATIONS or cs_id <= 0:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if (station, cs_id) not in self.mappings:
-            return err("NOT_FOUND", "MAPPING_NOT_FOUND")
+            return err("NOT_FOUND", errors.MAPPING_NOT_FOUND)
         del self.mappings[(station, cs_id)]
         self.connections.pop((cs_id, station), None)
         return ok()
@@ -162,30 +164,30 @@ class Model:
 
     def create_connection(self, cs_id: int, station: str) -> Outcome:
         if cs_id <= 0 or station not in VALID_STATIONS:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if cs_id not in self.central_systems:
-            return err("NOT_FOUND", "CENTRAL_SYSTEM_NOT_FOUND")
+            return err("NOT_FOUND", errors.CENTRAL_SYSTEM_NOT_FOUND)
         if not self._enabled(station, cs_id):
-            return err("FAILED_PRECONDITION", "NO_ENABLED_MAPPING")
+            return err("FAILED_PRECONDITION", errors.NO_ENABLED_MAPPING)
         if (cs_id, station) in self.connections:
-            return err("ALREADY_EXISTS", "CONNECTION_ALREADY_EXISTS")
+            return err("ALREADY_EXISTS", errors.CONNECTION_ALREADY_EXISTS)
         self.connections[(cs_id, station)] = True
         return ok(True)
 
     def recreate_connection(self, cs_id: int, station: str) -> Outcome:
         if cs_id <= 0 or station not in VALID_STATIONS:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if (cs_id, station) not in self.connections:
-            return err("NOT_FOUND", "CONNECTION_NOT_FOUND")
+            return err("NOT_FOUND", errors.CONNECTION_NOT_FOUND)
         if not self._enabled(station, cs_id):
-            return err("FAILED_PRECONDITION", "NO_ENABLED_MAPPING")
+            return err("FAILED_PRECONDITION", errors.NO_ENABLED_MAPPING)
         self.connections[(cs_id, station)] = True
         return ok(True)
 
     def disconnect_station(self, cs_id: int, station: str) -> Outcome:
         if cs_id <= 0 or station not in VALID_STATIONS:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if (cs_id, station) not in self.connections:
-            return err("NOT_FOUND", "CONNECTION_NOT_FOUND")
+            return err("NOT_FOUND", errors.CONNECTION_NOT_FOUND)
         self.connections[(cs_id, station)] = False
         return ok(False)

@@ -10,9 +10,10 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.reference import ReferenceServer
 
-DOMAIN = "ocpp-broker"
+DOMAIN = errors.DOMAIN
 
 
 _D = TypeVar("_D", bound=Message)
@@ -70,3 +71,12 @@ def expect_error(
     if before is not None and server is not None:
         assert server.store.snapshot() == before, "a rejected request changed the state"
     return failure
+
+
+def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """Every (field, description) of the BadRequest detail, in the order sent."""
+    status = rpc_status.from_call(error)
+    assert status is not None
+    return [
+        (v.field, v.description) for bad in _details(status, error_details_pb2.BadRequest) for v in bad.field_violations
+    ]

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import (
     CentralSystem,
     CreateCentralSystemRequest,
@@ -19,7 +20,7 @@ from ocpp_broker_protos.central_system.v1.central_system_pb2 import (
 from ocpp_broker_protos.connection.v1.connection_pb2 import GetWorkerRequest, ListWorkersRequest
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import GetAllMappingsRequest
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsRequest, Transaction
-from tests.rpc_checks import expect_error
+from tests.rpc_checks import expect_error, violations
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 URL = "wss://csms.example/ocpp"
@@ -72,7 +73,11 @@ def test_ids_are_never_reused(ocpp_central_system_stub):
 )
 def test_create_rejects_bad_fields(ocpp_server, ocpp_central_system_stub, name, url, description, fields):
     expect_error(
-        lambda: create(ocpp_central_system_stub, name, url, description), INVALID, "INVALID_FIELD", fields, ocpp_server
+        lambda: create(ocpp_central_system_stub, name, url, description),
+        INVALID,
+        errors.INVALID_FIELD,
+        fields,
+        ocpp_server,
     )
 
 
@@ -88,7 +93,7 @@ def test_duplicate_name_is_already_exists(ocpp_server, ocpp_central_system_stub)
     expect_error(
         lambda: create(ocpp_central_system_stub, "Main"),
         grpc.StatusCode.ALREADY_EXISTS,
-        "CENTRAL_SYSTEM_ALREADY_EXISTS",
+        errors.CENTRAL_SYSTEM_ALREADY_EXISTS,
         server=ocpp_server,
     )
     assert create(ocpp_central_system_stub, "main").name == "main"  # names compare case-sensitively
@@ -104,9 +109,11 @@ def test_unknown_id_is_not_found_and_non_positive_is_invalid(ocpp_server, ocpp_c
         "delete": lambda i: ocpp_central_system_stub.DeleteCentralSystem(DeleteCentralSystemRequest(id=i)),
     }
     create(ocpp_central_system_stub, "exists")
-    expect_error(lambda: calls[rpc](404), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND", server=ocpp_server)
+    expect_error(
+        lambda: calls[rpc](404), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND, server=ocpp_server
+    )
     for bad in (0, -1, -(2**31)):
-        expect_error(functools.partial(calls[rpc], bad), INVALID, "INVALID_FIELD", {"id"}, ocpp_server)
+        expect_error(functools.partial(calls[rpc], bad), INVALID, errors.INVALID_FIELD, {"id"}, ocpp_server)
 
 
 def test_update_without_mask_replaces_all_three_fields(ocpp_central_system_stub):
@@ -153,10 +160,41 @@ def test_update_with_a_bad_mask_path_is_invalid(ocpp_server, ocpp_central_system
     expect_error(
         lambda: ocpp_central_system_stub.UpdateCentralSystem(request),
         INVALID,
-        "INVALID_UPDATE_MASK",
+        errors.INVALID_UPDATE_MASK,
         {"update_mask"},
         ocpp_server,
     )
+
+
+@pytest.mark.parametrize(
+    ("paths", "problems"),
+    [
+        (["*", "name"], ["'*' means every mutable field, so it must be the only path"]),
+        (["id"], ["'id' names a field that cannot be changed"]),
+        (["nope"], ["'nope' is not a field of the request"]),
+        (
+            ["id", "name", "nope", "*"],
+            ["'id' names a field that cannot be changed", "'nope' is not a field", "'*' means every mutable field"],
+        ),
+    ],
+)
+def test_a_bad_mask_says_what_is_wrong_with_each_path(ocpp_server, ocpp_central_system_stub, paths, problems):
+    cs = create(ocpp_central_system_stub, "Main")
+    request = UpdateCentralSystemRequest(id=cs.id, name="x", update_mask=FieldMask(paths=paths))
+    error = expect_error(
+        lambda: ocpp_central_system_stub.UpdateCentralSystem(request),
+        INVALID,
+        errors.INVALID_UPDATE_MASK,
+        {"update_mask"},
+        ocpp_server,
+    )
+    found = violations(error)
+    assert len(found) == len(problems), found
+    for (field, description), problem in zip(found, problems, strict=True):
+        assert field == "update_mask"
+        assert problem in description, description
+        assert "unknown path '*'" not in description
+        assert description.endswith("name, websocket_url, description"), description
 
 
 def test_update_validates_the_replaced_fields(ocpp_server, ocpp_central_system_stub):
@@ -165,7 +203,7 @@ def test_update_validates_the_replaced_fields(ocpp_server, ocpp_central_system_s
     expect_error(
         lambda: ocpp_central_system_stub.UpdateCentralSystem(request),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"websocket_url"},
         ocpp_server,
     )
@@ -180,7 +218,7 @@ def test_rename_to_a_taken_name_is_already_exists_and_to_its_own_name_is_fine(
     expect_error(
         lambda: ocpp_central_system_stub.UpdateCentralSystem(rename),
         grpc.StatusCode.ALREADY_EXISTS,
-        "CENTRAL_SYSTEM_ALREADY_EXISTS",
+        errors.CENTRAL_SYSTEM_ALREADY_EXISTS,
         server=ocpp_server,
     )
     same = UpdateCentralSystemRequest(id=a.id, name="A", websocket_url="ws://other.example")
@@ -199,8 +237,8 @@ def test_delete_refuses_while_referenced_unless_forced(
     other = create(ocpp_central_system_stub, "Other")
     store = ocpp_server.store
     store.create_mapping("CP-1", cs.id, is_master=True, is_enabled=True)
-    store.create_mapping("CP-2", cs.id)
-    store.create_mapping("CP-1", other.id)
+    store.create_mapping("CP-2", cs.id, is_enabled=True)
+    store.create_mapping("CP-1", other.id, is_enabled=True)
     store.create_connection(cs.id, "CP-1")
     started = Transaction(id="T1", station_id="CP-1", connector_id="1", central_system_id=cs.id)
     started.started_at.FromSeconds(1_700_000_000)
@@ -209,7 +247,7 @@ def test_delete_refuses_while_referenced_unless_forced(
     expect_error(
         lambda: ocpp_central_system_stub.DeleteCentralSystem(DeleteCentralSystemRequest(id=cs.id)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "CENTRAL_SYSTEM_IN_USE",
+        errors.CENTRAL_SYSTEM_IN_USE,
         server=ocpp_server,
     )
     ocpp_central_system_stub.DeleteCentralSystem(DeleteCentralSystemRequest(id=cs.id, force=True))
@@ -223,7 +261,7 @@ def test_delete_refuses_while_referenced_unless_forced(
     expect_error(
         lambda: ocpp_central_system_stub.GetCentralSystem(GetCentralSystemRequest(id=cs.id)),
         grpc.StatusCode.NOT_FOUND,
-        "CENTRAL_SYSTEM_NOT_FOUND",
+        errors.CENTRAL_SYSTEM_NOT_FOUND,
     )
 
 

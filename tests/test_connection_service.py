@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.connection.v1.connection_pb2 import (
     ConnectionInfo,
     CreateConnectionRequest,
@@ -25,9 +26,9 @@ def world(ocpp_server):
     store = ocpp_server.store
     a = store.create_central_system("Alpha", "wss://a.example").id
     b = store.create_central_system("Bravo", "wss://b.example").id
-    store.create_mapping("CP-2", a, is_master=True)
-    store.create_mapping("CP-1", a, is_master=True)
-    store.create_mapping("CP-3", a, is_enabled=False)
+    store.create_mapping("CP-2", a, is_master=True, is_enabled=True)
+    store.create_mapping("CP-1", a, is_master=True, is_enabled=True)
+    store.create_mapping("CP-3", a)
     return a, b
 
 
@@ -78,15 +79,21 @@ def test_create_errors(ocpp_server, ocpp_connection_stub, world):
             CreateConnectionRequest(central_system_id=cs, station_id=station)
         )
 
-    expect_error(create(99, "CP-1"), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND", server=ocpp_server)
-    expect_error(create(2**32 - 1, "CP-1"), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND", server=ocpp_server)
-    expect_error(create(b, "CP-1"), grpc.StatusCode.FAILED_PRECONDITION, "NO_ENABLED_MAPPING", server=ocpp_server)
-    expect_error(create(a, "CP-3"), grpc.StatusCode.FAILED_PRECONDITION, "NO_ENABLED_MAPPING", server=ocpp_server)
-    expect_error(create(0, "bad id"), INVALID, "INVALID_FIELD", {"central_system_id", "station_id"}, ocpp_server)
+    expect_error(create(99, "CP-1"), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND, server=ocpp_server)
+    expect_error(
+        create(2**32 - 1, "CP-1"), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND, server=ocpp_server
+    )
+    expect_error(create(b, "CP-1"), grpc.StatusCode.FAILED_PRECONDITION, errors.NO_ENABLED_MAPPING, server=ocpp_server)
+    expect_error(create(a, "CP-3"), grpc.StatusCode.FAILED_PRECONDITION, errors.NO_ENABLED_MAPPING, server=ocpp_server)
+    expect_error(create(0, "bad id"), INVALID, errors.INVALID_FIELD, {"central_system_id", "station_id"}, ocpp_server)
     create(a, "CP-1")()
-    expect_error(create(a, "CP-1"), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS", server=ocpp_server)
+    expect_error(
+        create(a, "CP-1"), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS, server=ocpp_server
+    )
     ocpp_connection_stub.DisconnectStation(DisconnectStationRequest(central_system_id=a, station_id="CP-1"))
-    expect_error(create(a, "CP-1"), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS", server=ocpp_server)
+    expect_error(
+        create(a, "CP-1"), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS, server=ocpp_server
+    )
 
 
 @pytest.mark.parametrize("rpc", ["RecreateConnection", "DisconnectStation"])
@@ -97,13 +104,13 @@ def test_recreate_and_disconnect_need_an_existing_connection(ocpp_server, ocpp_c
     expect_error(
         lambda: call(request_type(central_system_id=a, station_id="CP-1")),
         grpc.StatusCode.NOT_FOUND,
-        "CONNECTION_NOT_FOUND",
+        errors.CONNECTION_NOT_FOUND,
         server=ocpp_server,
     )
     expect_error(
         lambda: call(request_type(central_system_id=0, station_id="")),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"central_system_id", "station_id"},
         ocpp_server,
     )
@@ -118,7 +125,7 @@ def test_recreate_after_the_mapping_was_disabled_is_refused(ocpp_server, ocpp_co
             RecreateConnectionRequest(central_system_id=a, station_id="CP-1")
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "NO_ENABLED_MAPPING",
+        errors.NO_ENABLED_MAPPING,
         server=ocpp_server,
     )
 
@@ -128,6 +135,6 @@ def test_worker_lookups_validate_and_report_unknown_central_systems(ocpp_server,
     request_type = GetWorkerRequest if rpc == "GetWorker" else GetWorkerConnectionsRequest
     call = getattr(ocpp_connection_stub, rpc)
     expect_error(
-        lambda: call(request_type(central_system_id=77)), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND"
+        lambda: call(request_type(central_system_id=77)), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND
     )
-    expect_error(lambda: call(request_type(central_system_id=0)), INVALID, "INVALID_FIELD", {"central_system_id"})
+    expect_error(lambda: call(request_type(central_system_id=0)), INVALID, errors.INVALID_FIELD, {"central_system_id"})

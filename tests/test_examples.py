@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_broker_protos import errors
 from tests.cli_process import serving
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -51,9 +52,10 @@ def test_async_client(demo_target):
 def test_error_handling_client(demo_target):
     out = run_example("error_handling.py", demo_target).splitlines()
     assert out == [
-        "a central system that does not exist: CENTRAL_SYSTEM_NOT_FOUND -> create it first",
-        "bad fields: INVALID_FIELD -> fix name (must not be empty or blank); websocket_url (scheme must be ws or wss)",
-        "a mapping to nowhere: UNKNOWN_CENTRAL_SYSTEM -> map stations only to existing central systems",
+        f"a central system that does not exist: {errors.CENTRAL_SYSTEM_NOT_FOUND} -> create it first",
+        f"bad fields: {errors.INVALID_FIELD} -> fix name (must not be empty or blank); "
+        "websocket_url (scheme must be ws or wss)",
+        f"a mapping to nowhere: {errors.UNKNOWN_CENTRAL_SYSTEM} -> map stations only to existing central systems",
     ]
 
 

@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.conformance.kit import error_parts
 from ocpp_broker_protos.reference import FixtureError, ReferenceServer, Store, load_fixture_file, load_fixtures
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
@@ -40,7 +41,7 @@ def small_world(store: Store) -> Store:
     a = store.create_central_system("Alpha", "wss://a.example").id
     b = store.create_central_system("Bravo", "ws://b.example:9000").id
     for n in range(1, 4):
-        store.create_mapping(f"CP-{n}", a, weight=n, is_master=True)
+        store.create_mapping(f"CP-{n}", a, weight=n, is_master=True, is_enabled=True)
         store.create_mapping(f"CP-{n}", b, is_enabled=n != 2)
         store.create_connection(a, f"CP-{n}")
     for n in range(20):
@@ -177,7 +178,7 @@ def test_invalid_utf8_in_a_string_field_is_a_malformed_request(hostile_server, p
     before = server.store.snapshot()
     with pytest.raises(grpc.RpcError) as raised:
         channel.unary_unary(path)(payload, timeout=10)
-    assert error_parts(raised.value) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST", set())
+    assert error_parts(raised.value) == (grpc.StatusCode.INVALID_ARGUMENT, errors.MALFORMED_REQUEST, set())
     assert server.store.snapshot() == before
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from ocpp_broker_protos.connection.v1.connection_pb2 import GetWorkerConnectionsRequest
+from ocpp_broker_protos import errors
+from ocpp_broker_protos.conformance.kit import Context
+from ocpp_broker_protos.connection.v1.connection_pb2 import CreateConnectionRequest, GetWorkerConnectionsRequest
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import (
     CreateMappingRequest,
     DeleteMappingRequest,
@@ -14,7 +19,8 @@ from ocpp_broker_protos.mapping.v1.mapping_pb2 import (
     Mapping,
     UpdateMappingRequest,
 )
-from tests.rpc_checks import expect_error
+from ocpp_broker_protos.reference import Store
+from tests.rpc_checks import expect_error, violations
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
@@ -69,7 +75,9 @@ def test_list_is_ordered_by_station_then_central_system_and_filters_combine(ocpp
 )
 def test_create_rejects_bad_fields(ocpp_server, ocpp_mapping_stub, cs_ids, station, cs_offset, weight, fields):
     cs = cs_ids[0] if cs_offset == 0 else 0
-    expect_error(lambda: create(ocpp_mapping_stub, station, cs, weight), INVALID, "INVALID_FIELD", fields, ocpp_server)
+    expect_error(
+        lambda: create(ocpp_mapping_stub, station, cs, weight), INVALID, errors.INVALID_FIELD, fields, ocpp_server
+    )
 
 
 def test_station_id_accepts_the_whole_identifier_alphabet(ocpp_mapping_stub, cs_ids):
@@ -78,7 +86,9 @@ def test_station_id_accepts_the_whole_identifier_alphabet(ocpp_mapping_stub, cs_
 
 
 def test_create_to_unknown_central_system_is_failed_precondition(ocpp_server, ocpp_mapping_stub, cs_ids):
-    expect_error(lambda: create(ocpp_mapping_stub, "CP-1", 999), FAILED, "UNKNOWN_CENTRAL_SYSTEM", server=ocpp_server)
+    expect_error(
+        lambda: create(ocpp_mapping_stub, "CP-1", 999), FAILED, errors.UNKNOWN_CENTRAL_SYSTEM, server=ocpp_server
+    )
 
 
 def test_create_of_an_existing_key_is_already_exists(ocpp_server, ocpp_mapping_stub, cs_ids):
@@ -86,7 +96,7 @@ def test_create_of_an_existing_key_is_already_exists(ocpp_server, ocpp_mapping_s
     expect_error(
         lambda: create(ocpp_mapping_stub, "CP-1", cs_ids[0], weight=3),
         grpc.StatusCode.ALREADY_EXISTS,
-        "MAPPING_ALREADY_EXISTS",
+        errors.MAPPING_ALREADY_EXISTS,
         server=ocpp_server,
     )
 
@@ -95,7 +105,10 @@ def test_master_rule_on_create(ocpp_server, ocpp_mapping_stub, cs_ids):
     a, b, c = cs_ids
     create(ocpp_mapping_stub, "CP-1", a, master=True)
     expect_error(
-        lambda: create(ocpp_mapping_stub, "CP-1", b, master=True), FAILED, "SECOND_ENABLED_MASTER", server=ocpp_server
+        lambda: create(ocpp_mapping_stub, "CP-1", b, master=True),
+        FAILED,
+        errors.SECOND_ENABLED_MASTER,
+        server=ocpp_server,
     )
     # A disabled master does not count; other stations are independent.
     create(ocpp_mapping_stub, "CP-1", b, master=True, enabled=False)
@@ -110,7 +123,9 @@ def test_master_rule_on_update(ocpp_server, ocpp_mapping_stub, cs_ids):
     enable = UpdateMappingRequest(
         station_id="CP-1", central_system_id=b, is_enabled=True, update_mask=FieldMask(paths=["is_enabled"])
     )
-    expect_error(lambda: ocpp_mapping_stub.UpdateMapping(enable), FAILED, "SECOND_ENABLED_MASTER", server=ocpp_server)
+    expect_error(
+        lambda: ocpp_mapping_stub.UpdateMapping(enable), FAILED, errors.SECOND_ENABLED_MASTER, server=ocpp_server
+    )
     # Moving the master: demote the first, then enabling the second works.
     demote = UpdateMappingRequest(station_id="CP-1", central_system_id=a, is_master=False, is_enabled=True)
     ocpp_mapping_stub.UpdateMapping(demote)
@@ -148,19 +163,33 @@ def test_update_with_mask(ocpp_mapping_stub, cs_ids, paths, expected):
     assert (updated.station_id, updated.central_system_id) == ("CP-1", cs_ids[0])
 
 
-@pytest.mark.parametrize("path", ["station_id", "central_system_id", "isMaster", "nope"])
-def test_update_with_a_bad_mask_path(ocpp_server, ocpp_mapping_stub, cs_ids, path):
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        (["station_id"], "'station_id' names a field that cannot be changed"),
+        (["central_system_id"], "'central_system_id' names a field that cannot be changed"),
+        (["isMaster"], "'isMaster' is not a field of the request"),
+        (["nope"], "'nope' is not a field of the request"),
+        (["is_master", "*"], "'*' means every mutable field, so it must be the only path"),
+    ],
+)
+def test_update_with_a_bad_mask_path(ocpp_server, ocpp_mapping_stub, cs_ids, paths, problem):
     create(ocpp_mapping_stub, "CP-1", cs_ids[0])
-    request = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], update_mask=FieldMask(paths=[path]))
-    expect_error(
-        lambda: ocpp_mapping_stub.UpdateMapping(request), INVALID, "INVALID_UPDATE_MASK", {"update_mask"}, ocpp_server
-    )
+    request = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], update_mask=FieldMask(paths=paths))
+    call = functools.partial(ocpp_mapping_stub.UpdateMapping, request)
+    error = expect_error(call, INVALID, errors.INVALID_UPDATE_MASK, {"update_mask"}, ocpp_server)
+    ((field, description),) = violations(error)
+    assert field == "update_mask"
+    assert problem in description
+    assert description.endswith("weight, is_master, is_enabled"), description
 
 
 def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mapping_stub, cs_ids):
     create(ocpp_mapping_stub, "CP-1", cs_ids[0])
     bad_weight = UpdateMappingRequest(station_id="CP-1", central_system_id=cs_ids[0], weight=-1)
-    expect_error(lambda: ocpp_mapping_stub.UpdateMapping(bad_weight), INVALID, "INVALID_FIELD", {"weight"}, ocpp_server)
+    expect_error(
+        lambda: ocpp_mapping_stub.UpdateMapping(bad_weight), INVALID, errors.INVALID_FIELD, {"weight"}, ocpp_server
+    )
     # A negative weight outside the mask is ignored, not validated.
     masked = UpdateMappingRequest(
         station_id="CP-1",
@@ -174,7 +203,7 @@ def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mappin
     expect_error(
         lambda: ocpp_mapping_stub.UpdateMapping(bad_key),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"station_id", "central_system_id"},
         ocpp_server,
     )
@@ -182,7 +211,7 @@ def test_update_rejects_bad_fields_and_unknown_mappings(ocpp_server, ocpp_mappin
     expect_error(
         lambda: ocpp_mapping_stub.UpdateMapping(missing),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
         server=ocpp_server,
     )
 
@@ -214,13 +243,13 @@ def test_delete_errors(ocpp_server, ocpp_mapping_stub, cs_ids):
     expect_error(
         lambda: ocpp_mapping_stub.DeleteMapping(DeleteMappingRequest(station_id="CP-1", central_system_id=cs_ids[0])),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
         server=ocpp_server,
     )
     expect_error(
         lambda: ocpp_mapping_stub.DeleteMapping(DeleteMappingRequest(station_id="", central_system_id=-3)),
         INVALID,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"station_id", "central_system_id"},
         ocpp_server,
     )
@@ -232,5 +261,34 @@ def test_delete_errors(ocpp_server, ocpp_mapping_stub, cs_ids):
 )
 def test_list_rejects_bad_filters(ocpp_server, ocpp_mapping_stub, filters, fields):
     expect_error(
-        lambda: ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest(**filters)), INVALID, "INVALID_FIELD", fields
+        lambda: ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest(**filters)),
+        INVALID,
+        errors.INVALID_FIELD,
+        fields,
     )
+
+
+def test_a_mapping_created_without_is_enabled_is_disabled_over_the_wire_and_in_python(
+    ocpp_server, ocpp_mapping_stub, ocpp_connection_stub, cs_ids
+):
+    a = cs_ids[0]
+    request = CreateMappingRequest(station_id="CP-1", central_system_id=a)
+    over_the_wire = ocpp_mapping_stub.CreateMapping(request).mapping
+    in_python = ocpp_server.store.create_mapping("CP-2", a)
+    for created in (over_the_wire, in_python):
+        assert (created.weight, created.is_master, created.is_enabled) == (0, False, False)
+    # Every default of the Python API is the wire's default for the field it sets.
+    wire = CreateMappingRequest()
+    for function in (Store.create_mapping, Context.new_mapping):
+        parameters = inspect.signature(function).parameters
+        for name in ("weight", "is_master", "is_enabled"):
+            assert parameters[name].default == getattr(wire, name), (function.__qualname__, name)
+    # So a station seeded either way is refused a connection alike.
+    for station in ("CP-1", "CP-2"):
+        connect = CreateConnectionRequest(central_system_id=a, station_id=station)
+        expect_error(
+            functools.partial(ocpp_connection_stub.CreateConnection, connect),
+            FAILED,
+            errors.NO_ENABLED_MAPPING,
+            server=ocpp_server,
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 
 import ocpp_broker_protos
+from ocpp_broker_protos import errors
 from tests.contract_modules import AREAS, all_services, grpc_modules, message_modules
 
 
@@ -75,7 +76,7 @@ def test_descriptor_set_carries_the_comments() -> None:
     contract = [f for f in shipped.file if f.name in ocpp_broker_protos.PROTO_FILES]
     assert all(f.source_code_info.location for f in contract)
     comments = [loc.leading_comments for f in contract for loc in f.source_code_info.location]
-    assert any("CENTRAL_SYSTEM_NOT_FOUND" in c for c in comments)
+    assert any(errors.CENTRAL_SYSTEM_NOT_FOUND in c for c in comments)
 
 
 def test_the_copy_under_test_is_the_intended_one() -> None:

@@ -145,7 +145,7 @@ def crowded(ocpp_server):
     store = ocpp_server.store
     ids = [store.create_central_system(f"CS-{n}", "wss://cs.example/ocpp").id for n in range(1003)]
     for n in range(1003):
-        store.create_mapping(f"CP-{n:04d}", ids[0])
+        store.create_mapping(f"CP-{n:04d}", ids[0], is_enabled=True)
         store.create_connection(ids[0], f"CP-{n:04d}")
     return ocpp_server
 

@@ -22,7 +22,7 @@ def test_state_is_fresh_for_every_test(ocpp_central_system_stub, ocpp_connection
 
 def test_all_stubs_and_the_store(ocpp_server, ocpp_mapping_stub, ocpp_transaction_stub):
     cs = ocpp_server.store.create_central_system("Seeded", "wss://s.example")
-    ocpp_server.store.create_mapping("CP-1", cs.id, is_master=True)
+    ocpp_server.store.create_mapping("CP-1", cs.id, is_master=True, is_enabled=True)
     assert len(ocpp_mapping_stub.GetAllMappings(GetAllMappingsRequest()).mappings) == 1
     assert ocpp_transaction_stub.GetAllTransactions(GetAllTransactionsRequest()).total_count == 0
 """

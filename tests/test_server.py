@@ -9,6 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
 from ocpp_broker_protos.reference import ReferenceServer, Store
@@ -114,7 +115,7 @@ def test_a_request_above_the_size_limit_is_resource_exhausted(ocpp_server, ocpp_
     expect_error(
         lambda: ocpp_central_system_stub.CreateCentralSystem(big),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"description"},
         ocpp_server,
     )
@@ -128,6 +129,6 @@ def test_an_unexpected_failure_is_internal_without_internals(ocpp_server, ocpp_c
     failure = expect_error(
         lambda: ocpp_central_system_stub.ListCentralSystems(cs_pb.ListCentralSystemsRequest()),
         grpc.StatusCode.INTERNAL,
-        "INTERNAL",
+        errors.INTERNAL,
     )
     assert "secret" not in (failure.details() or "")

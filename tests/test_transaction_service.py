@@ -128,7 +128,9 @@ def test_offsets_at_and_past_the_end(ocpp_transaction_stub, stored):
     ],
 )
 def test_bad_paging_and_filters_are_invalid(ocpp_server, ocpp_transaction_stub, stored, request_fields, fields):
-    expect_error(lambda: page(ocpp_transaction_stub, **request_fields), INVALID, "INVALID_FIELD", fields, ocpp_server)
+    expect_error(
+        lambda: page(ocpp_transaction_stub, **request_fields), INVALID, errors.INVALID_FIELD, fields, ocpp_server
+    )
 
 
 def test_ending_a_transaction_moves_it_out_of_active_only(ocpp_server, ocpp_transaction_stub, stored):
@@ -159,11 +161,11 @@ def test_store_rejects_inconsistent_transactions(ocpp_server):
     too_long = Transaction(id="x" * 37, station_id="CP-1", connector_id="", central_system_id=1)
     too_long.started_at.FromSeconds(1)
     cases = [
-        (duplicate, "TRANSACTION_ALREADY_EXISTS", set()),
-        (second_open, "CONNECTOR_BUSY", set()),
-        (backwards, "INVALID_FIELD", {"ended_at"}),
-        (unstarted, "INVALID_FIELD", {"started_at"}),
-        (too_long, "INVALID_FIELD", {"id", "connector_id"}),
+        (duplicate, errors.TRANSACTION_ALREADY_EXISTS, set()),
+        (second_open, errors.CONNECTOR_BUSY, set()),
+        (backwards, errors.INVALID_FIELD, {"ended_at"}),
+        (unstarted, errors.INVALID_FIELD, {"started_at"}),
+        (too_long, errors.INVALID_FIELD, {"id", "connector_id"}),
     ]
     for transaction, reason, fields in cases:
         with pytest.raises(ApiError) as raised:

@@ -185,8 +185,14 @@ class Context:
         return created
 
     def new_mapping(
-        self, station_id: str, central_system_id: int, weight: int = 0, is_master: bool = False, is_enabled: bool = True
+        self,
+        station_id: str,
+        central_system_id: int,
+        weight: int = 0,
+        is_master: bool = False,
+        is_enabled: bool = False,
     ) -> map_pb.Mapping:
+        # The defaults are the wire's: what CreateMapping does with a field left out.
         return self.mappings.CreateMapping(
             map_pb.CreateMappingRequest(
                 station_id=station_id,

@@ -33,20 +33,36 @@ DEFAULT_PAGE_SIZE = paging.TRANSACTIONS.default_size
 MAX_PAGE_SIZE = paging.MAX_PAGE_SIZE
 CENTRAL_SYSTEM_FIELDS = ("name", "websocket_url", "description")
 MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
+# Fields of the update requests that address the object and never change.
+CENTRAL_SYSTEM_KEY = ("id",)
+MAPPING_KEY = ("station_id", "central_system_id")
 # Station ids are ASCII, so this sorts after every one of them.
 _AFTER_ANY_STATION = "\U0010ffff"
 
 
-def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """The fields an update replaces; no mask, an empty one or `*` mean all."""
+def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...], immutable: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields an update replaces; no mask, an empty one or `*` alone mean all.
+
+    A rejected mask gets one violation per bad path, saying what is wrong
+    with it: a field that can never change, a name that is no field, or `*`
+    next to other paths.
+    """
     if not paths or list(paths) == ["*"]:
         return allowed
-    bad = [p for p in paths if p not in allowed]
-    if bad:
-        choices = ", ".join((*allowed, "*"))
+    choices = ", ".join(allowed)
+    problems = []
+    for path in dict.fromkeys(paths):
+        if path == "*":
+            problems.append(
+                f"path '*' means every mutable field, so it must be the only path; or list some of: {choices}"
+            )
+        elif path in immutable:
+            problems.append(f"path {path!r} names a field that cannot be changed; mutable fields: {choices}")
+        elif path not in allowed:
+            problems.append(f"path {path!r} is not a field of the request; mutable fields: {choices}")
+    if problems:
         raise errors.invalid(
-            [FieldViolation("update_mask", f"unknown path {p!r}; allowed: {choices}") for p in bad],
-            reason=errors.INVALID_UPDATE_MASK,
+            [FieldViolation("update_mask", problem) for problem in problems], reason=errors.INVALID_UPDATE_MASK
         )
     return tuple(p for p in allowed if p in paths)
 
@@ -177,7 +193,7 @@ class Store:
         description: str,
         update_mask: Sequence[str] | None = None,
     ) -> CentralSystem:
-        paths = _mask(update_mask, CENTRAL_SYSTEM_FIELDS)
+        paths = _mask(update_mask, CENTRAL_SYSTEM_FIELDS, CENTRAL_SYSTEM_KEY)
         checks = {
             "name": validation.name(name),
             "websocket_url": validation.websocket_url(websocket_url),
@@ -301,8 +317,10 @@ class Store:
         central_system_id: int,
         weight: int = 0,
         is_master: bool = False,
-        is_enabled: bool = True,
+        is_enabled: bool = False,
     ) -> Mapping:
+        """Create a mapping; like a CreateMapping request that leaves a field
+        out, it is disabled, no master, weight 0 unless told otherwise."""
         _raise_if(
             [
                 *validation.station_id(station_id),
@@ -344,7 +362,7 @@ class Store:
         is_enabled: bool,
         update_mask: Sequence[str] | None = None,
     ) -> Mapping:
-        paths = _mask(update_mask, MAPPING_FIELDS)
+        paths = _mask(update_mask, MAPPING_FIELDS, MAPPING_KEY)
         _raise_if(
             [
                 *validation.station_id(station_id),
@@ -497,7 +515,12 @@ class Store:
         return key
 
     def create_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
-        return self.add_connection(central_system_id, station_id, connected=True)
+        """Open a connection; the pair needs an enabled mapping."""
+        self._connection_args(central_system_id, station_id)
+        with self._lock:
+            self._central_system(central_system_id)
+            self._require_enabled_mapping(central_system_id, station_id)
+            return self._insert_connection(central_system_id, station_id, connected=True)
 
     def add_connection(self, central_system_id: int, station_id: str, connected: bool = True) -> ConnectionInfo:
         """Open a connection, or (fixtures) record one already disconnected.
@@ -505,23 +528,25 @@ class Store:
         A connected one needs an enabled mapping; a disconnected record only
         needs the mapping, enabled or not, as disabling leaves it behind.
         """
+        if connected:
+            return self.create_connection(central_system_id, station_id)
         self._connection_args(central_system_id, station_id)
         with self._lock:
             self._central_system(central_system_id)
-            if connected:
-                self._require_enabled_mapping(central_system_id, station_id)
-            else:
-                self._mapping(station_id, central_system_id)
-            key = (central_system_id, station_id)
-            if key in self._connections:
-                raise errors.already_exists(
-                    errors.CONNECTION_ALREADY_EXISTS,
-                    f"station {station_id!r} already has a connection to central system {central_system_id}",
-                    station_id=station_id,
-                    central_system_id=str(central_system_id),
-                )
-            self._connections[key] = connected
-            return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
+            self._mapping(station_id, central_system_id)
+            return self._insert_connection(central_system_id, station_id, connected=False)
+
+    def _insert_connection(self, central_system_id: int, station_id: str, connected: bool) -> ConnectionInfo:
+        key = (central_system_id, station_id)
+        if key in self._connections:
+            raise errors.already_exists(
+                errors.CONNECTION_ALREADY_EXISTS,
+                f"station {station_id!r} already has a connection to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        self._connections[key] = connected
+        return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
 
     def recreate_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
         self._connection_args(central_system_id, station_id)

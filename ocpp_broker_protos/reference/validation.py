@@ -4,7 +4,8 @@ so one response can name every bad field at once."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import SplitResult, urlsplit
 
 from ocpp_broker_protos.connection.v1.connection_pb2 import WorkerView
 from ocpp_broker_protos.reference.errors import FieldViolation
@@ -19,6 +20,14 @@ TRANSACTION_ID_MAX = 36
 CONNECTOR_ID_MAX = 36
 INT32_MAX = 2**31 - 1
 _WORKER_VIEWS = frozenset(WorkerView.values())
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069):
+# they make text display in another order than it is stored ("Trojan
+# Source"), so an operator would read a name that is not the one stored.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Line breaks and tabs are the ordinary white space of multi-line text (a
+# browser's textarea sends CR LF); every other control character is refused.
+DESCRIPTION_CONTROLS = frozenset("\t\n\r")
+_BROKEN_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 Violations = list[FieldViolation]
 
@@ -45,17 +54,44 @@ def non_negative(value: int, path: str) -> Violations:
     return [] if value >= 0 else [FieldViolation(path, f"must not be negative, got {value}")]
 
 
+def _hidden_characters(value: str, allowed_controls: frozenset[str] = frozenset()) -> str | None:
+    """Why value holds a character that would hide what it says, or None."""
+    for position, char in enumerate(value):
+        if char in allowed_controls:
+            continue
+        if unicodedata.category(char) == "Cc":
+            which = "control characters other than tab and line breaks" if allowed_controls else "control characters"
+            return f"must not contain {which}; found U+{ord(char):04X} at position {position}"
+        if char in BIDI_CONTROLS:
+            return (
+                "must not contain bidirectional override or isolate characters, which show text in another "
+                f"order than it is stored; found U+{ord(char):04X} at position {position}"
+            )
+    return None
+
+
 def name(value: str, path: str = "name") -> Violations:
     if not value.strip():
         return [FieldViolation(path, "must not be empty or blank")]
     if len(value) > NAME_MAX:
         return [FieldViolation(path, f"must be at most {NAME_MAX} characters, got {len(value)}")]
+    hidden = _hidden_characters(value)
+    if hidden:
+        return [FieldViolation(path, hidden)]
+    # Format characters (Unicode category Cf) such as U+200B ZERO WIDTH SPACE
+    # or U+200D ZERO WIDTH JOINER are fine inside a name (some scripts and
+    # emoji need them), but a name made of nothing else shows as blank.
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+        return [FieldViolation(path, "must have a visible character, not only white space and invisible ones")]
     return []
 
 
 def description(value: str, path: str = "description") -> Violations:
     if len(value) > DESCRIPTION_MAX:
         return [FieldViolation(path, f"must be at most {DESCRIPTION_MAX} characters, got {len(value)}")]
+    hidden = _hidden_characters(value, DESCRIPTION_CONTROLS)
+    if hidden:
+        return [FieldViolation(path, hidden)]
     return []
 
 
@@ -74,6 +110,17 @@ def websocket_url(value: str, path: str = "websocket_url") -> Violations:
         port = parts.port
     except ValueError:
         return bad("must be an absolute ws:// or wss:// URL with a valid host and port")
+    if parts.hostname and not parts.hostname.isascii():
+        return bad(f"host must be ASCII: send an internationalized domain name in its punycode form{_punycode(parts)}")
+    if not value.isascii():
+        return bad("must be ASCII: percent-encode the UTF-8 bytes of other characters (ü as %C3%BC)")
+    broken = _BROKEN_PERCENT.search(value)
+    if broken:
+        where = broken.start()
+        return bad(
+            f"has a broken percent-encoding {value[where : where + 3]!r} at position {where}: "
+            "'%' must be followed by two hexadecimal digits"
+        )
     if parts.scheme.lower() not in ("ws", "wss"):
         return bad("scheme must be ws or wss")
     if "@" in parts.netloc:
@@ -99,3 +146,12 @@ def worker_view(value: int, path: str = "view") -> Violations:
     if value in _WORKER_VIEWS:
         return []
     return [FieldViolation(path, f"must be one of {', '.join(WorkerView.keys())}, got {value}")]
+
+
+def _punycode(parts: SplitResult) -> str:
+    """ ", for example xn--bcher-kva.example" for the URL's host, when it has one."""
+    try:
+        ascii_host = (parts.hostname or "").encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+    return f" ({ascii_host} for {parts.hostname})"

@@ -34,17 +34,28 @@ class CentralSystem(google.protobuf.message.Message):
     id: builtins.int
     """Server-assigned identifier: positive, unique, never reused after a delete."""
     name: builtins.str
-    """Human-readable name: 1 to 128 characters, not only white space, unique
-    among central systems (compared exactly, case-sensitive).
+    """Human-readable name: 1 to 128 characters, unique among central systems
+    (compared exactly, case-sensitive). So that a name reads as what it is,
+    it has a visible character (not only white space and invisible format
+    characters such as U+200B ZERO WIDTH SPACE, which are fine inside it),
+    no control character (Unicode category Cc: NUL, tab, line breaks,
+    escape and the rest) and no bidirectional override or isolate
+    (U+202A-U+202E, U+2066-U+2069).
     """
     websocket_url: builtins.str
     """Address of the central system's OCPP WebSocket endpoint: an absolute
     `ws://` or `wss://` URL with a host, at most 512 characters, with no
-    fragment and no `user:password@` part.
+    fragment and no `user:password@` part. It is ASCII, as RFC 3986 has it:
+    an internationalized host is sent in its punycode form
+    (`xn--bcher-kva.example`, not `bücher.example`), other characters
+    percent-encoded, and every `%` is followed by two hexadecimal digits.
+    No white space or control characters.
     """
     description: builtins.str
     """Free-form description for operators: at most 1024 characters, may be
-    empty.
+    empty, may span lines. Control characters other than tab, line feed and
+    carriage return, and bidirectional overrides and isolates
+    (U+202A-U+202E, U+2066-U+2069), are refused.
     """
     def __init__(
         self,
@@ -232,7 +243,8 @@ class UpdateCentralSystemRequest(google.protobuf.message.Message):
     @property
     def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
         """Which fields to replace: any of `name`, `websocket_url`, `description`,
-        or `*` for all three. Unset or empty: all three are replaced.
+        or `*` alone for all three. Unset or empty: all three are replaced (the
+        way for JSON clients that cannot send `*`). `id` cannot be listed.
         """
 
     def __init__(

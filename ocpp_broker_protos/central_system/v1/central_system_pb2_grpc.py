@@ -37,7 +37,11 @@ class CentralSystemServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -81,7 +85,11 @@ class CentralSystemServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -93,9 +101,13 @@ class CentralSystemServiceServicer(object):
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-        `description` breaks its documented limits.
+        `description` breaks its documented limits (length, characters, URL
+        form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-        system has the same `name`.
+        system has the same `name`. Metadata: `name`.
+        * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+        positive int32 id has been handed out (ids are never reused), so no
+        central system can be created any more.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,7 +119,7 @@ class CentralSystemServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -140,19 +152,22 @@ class CentralSystemServiceServicer(object):
         Without `update_mask`, or with an empty one, all three mutable fields are
         replaced by the request's values. With a mask, only the listed paths are
         replaced and validated; the request's other fields are ignored. The path
-        `*` stands for all three. The worker's `central_system_name` follows a
-        rename at once.
+        `*`, alone, stands for all three. JSON clients in some languages cannot
+        send `*` (Go's protojson rejects it in a FieldMask), so they send no
+        mask instead, which means the same. The worker's `central_system_name`
+        follows a rename at once.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive, or a
         field being replaced breaks its limits.
-        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-        other than `name`, `websocket_url`, `description` or `*` (`id`
-        included).
+        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+        `id` (which never changes), is no field of the request, or is `*`
+        next to other paths; one violation on `update_mask` per bad path
+        says which of these it is.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-        belongs to another central system.
+        belongs to another central system. Metadata: `name`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -169,9 +184,10 @@ class CentralSystemServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that `id`.
+        that `id`. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
         and mappings or connections still reference the central system.
+        Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -219,7 +235,11 @@ class CentralSystemService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 

@@ -114,7 +114,11 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -174,9 +178,13 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
 
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-      `description` breaks its documented limits.
+      `description` breaks its documented limits (length, characters, URL
+      form); each violation's description says which.
     * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-      system has the same `name`.
+      system has the same `name`. Metadata: `name`.
+    * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+      positive int32 id has been handed out (ids are never reused), so no
+      central system can be created any more.
     """
 
     GetCentralSystem: _CentralSystemServiceGetCentralSystemType
@@ -185,7 +193,7 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     """
 
     ListCentralSystems: _CentralSystemServiceListCentralSystemsType
@@ -212,19 +220,22 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Without `update_mask`, or with an empty one, all three mutable fields are
     replaced by the request's values. With a mask, only the listed paths are
     replaced and validated; the request's other fields are ignored. The path
-    `*` stands for all three. The worker's `central_system_name` follows a
-    rename at once.
+    `*`, alone, stands for all three. JSON clients in some languages cannot
+    send `*` (Go's protojson rejects it in a FieldMask), so they send no
+    mask instead, which means the same. The worker's `central_system_name`
+    follows a rename at once.
 
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive, or a
       field being replaced breaks its limits.
-    * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-      other than `name`, `websocket_url`, `description` or `*` (`id`
-      included).
+    * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+      `id` (which never changes), is no field of the request, or is `*`
+      next to other paths; one violation on `update_mask` per bad path
+      says which of these it is.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-      belongs to another central system.
+      belongs to another central system. Metadata: `name`.
     """
 
     DeleteCentralSystem: _CentralSystemServiceDeleteCentralSystemType
@@ -238,9 +249,10 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that `id`.
+      that `id`. Metadata: `central_system_id`.
     * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
       and mappings or connections still reference the central system.
+      Metadata: `central_system_id`.
     """
 
 CentralSystemServiceAsyncStub: typing_extensions.TypeAlias = CentralSystemServiceStub[
@@ -273,7 +285,11 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Clients branch on the reason, never on the message text.
     """
 
@@ -290,9 +306,13 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `name`, `websocket_url` or
-          `description` breaks its documented limits.
+          `description` breaks its documented limits (length, characters, URL
+          form); each violation's description says which.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: another central
-          system has the same `name`.
+          system has the same `name`. Metadata: `name`.
+        * RESOURCE_EXHAUSTED, reason `CENTRAL_SYSTEM_IDS_EXHAUSTED`: every
+          positive int32 id has been handed out (ids are never reused), so no
+          central system can be created any more.
         """
 
     @abc.abstractmethod
@@ -306,7 +326,7 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -343,19 +363,22 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         Without `update_mask`, or with an empty one, all three mutable fields are
         replaced by the request's values. With a mask, only the listed paths are
         replaced and validated; the request's other fields are ignored. The path
-        `*` stands for all three. The worker's `central_system_name` follows a
-        rename at once.
+        `*`, alone, stands for all three. JSON clients in some languages cannot
+        send `*` (Go's protojson rejects it in a FieldMask), so they send no
+        mask instead, which means the same. The worker's `central_system_name`
+        follows a rename at once.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive, or a
           field being replaced breaks its limits.
-        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-          other than `name`, `websocket_url`, `description` or `*` (`id`
-          included).
+        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+          `id` (which never changes), is no field of the request, or is `*`
+          next to other paths; one violation on `update_mask` per bad path
+          says which of these it is.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `CENTRAL_SYSTEM_ALREADY_EXISTS`: the new `name`
-          belongs to another central system.
+          belongs to another central system. Metadata: `name`.
         """
 
     @abc.abstractmethod
@@ -374,9 +397,10 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `id` is not positive.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that `id`.
+          that `id`. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `CENTRAL_SYSTEM_IN_USE`: `force` is false
           and mappings or connections still reference the central system.
+          Metadata: `central_system_id`.
         """
 
 def add_CentralSystemServiceServicer_to_server(servicer: CentralSystemServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -7,6 +7,7 @@ from functools import partial
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
@@ -27,10 +28,10 @@ def mapping_create_and_filter(ctx: Context) -> None:
     """CreateMapping returns the stored mapping; GetAllMappings filters by station and central system."""
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    created = ctx.new_mapping(station, cs.id, weight=7, is_master=True)
+    created = ctx.new_mapping(station, cs.id, weight=7, is_master=True, is_enabled=True)
     expected = pb.Mapping(station_id=station, central_system_id=cs.id, weight=7, is_master=True, is_enabled=True)
     ctx.expect_equal("created", created, expected)
-    ctx.new_mapping(station, other.id, weight=3)
+    ctx.new_mapping(station, other.id, weight=3, is_enabled=True)
     by_station = ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest(station_id=station)).mappings
     ctx.expect_equal("mappings of the station", [m.central_system_id for m in by_station], sorted([cs.id, other.id]))
     both = ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest(station_id=station, central_system_id=cs.id)).mappings
@@ -45,7 +46,7 @@ def mappings_listed_in_key_order(ctx: Context) -> None:
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     base = ctx.station()
     for suffix, cs_id in (("-b", cs.id), ("-a", other.id), ("-a", cs.id), ("-b", other.id)):
-        ctx.new_mapping(base + suffix, cs_id)
+        ctx.new_mapping(base + suffix, cs_id, is_enabled=True)
     keys = [
         (m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest()).mappings
     ]
@@ -58,7 +59,9 @@ def mapping_needs_an_existing_central_system(ctx: Context) -> None:
     gone = ctx.new_central_system()
     ctx.central_systems.DeleteCentralSystem(cs_pb.DeleteCentralSystemRequest(id=gone.id))
     ctx.expect_error(
-        lambda: ctx.new_mapping(ctx.station(), gone.id), grpc.StatusCode.FAILED_PRECONDITION, "UNKNOWN_CENTRAL_SYSTEM"
+        lambda: ctx.new_mapping(ctx.station(), gone.id),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        errors.UNKNOWN_CENTRAL_SYSTEM,
     )
 
 
@@ -67,9 +70,11 @@ def mapping_key_is_unique(ctx: Context) -> None:
     """A second mapping of the same station to the same central system is ALREADY_EXISTS."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.expect_error(
-        lambda: ctx.new_mapping(station, cs.id, weight=5), grpc.StatusCode.ALREADY_EXISTS, "MAPPING_ALREADY_EXISTS"
+        lambda: ctx.new_mapping(station, cs.id, weight=5, is_enabled=True),
+        grpc.StatusCode.ALREADY_EXISTS,
+        errors.MAPPING_ALREADY_EXISTS,
     )
 
 
@@ -89,7 +94,7 @@ def mapping_fields_are_validated(ctx: Context) -> None:
         ctx.expect_error(
             partial(ctx.new_mapping, station, cs_id, weight=weight),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "INVALID_FIELD",
+            errors.INVALID_FIELD,
             fields,
         )
 
@@ -99,11 +104,11 @@ def one_enabled_master_on_create(ctx: Context) -> None:
     """A second enabled master for a station is FAILED_PRECONDITION SECOND_ENABLED_MASTER; a disabled one is allowed."""
     first, second = ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, first.id, is_master=True)
+    ctx.new_mapping(station, first.id, is_master=True, is_enabled=True)
     ctx.expect_error(
-        lambda: ctx.new_mapping(station, second.id, is_master=True),
+        lambda: ctx.new_mapping(station, second.id, is_master=True, is_enabled=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     ctx.new_mapping(station, second.id, is_master=True, is_enabled=False)
 
@@ -113,18 +118,18 @@ def one_enabled_master_on_update(ctx: Context) -> None:
     """Enabling a second master, or making a second enabled mapping master, is SECOND_ENABLED_MASTER."""
     first, second, third = ctx.new_central_system(), ctx.new_central_system(), ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, first.id, is_master=True)
+    ctx.new_mapping(station, first.id, is_master=True, is_enabled=True)
     ctx.new_mapping(station, second.id, is_master=True, is_enabled=False)
-    ctx.new_mapping(station, third.id)
+    ctx.new_mapping(station, third.id, is_enabled=True)
     ctx.expect_error(
         lambda: _update(ctx, station, second.id, ["is_enabled"], is_enabled=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     ctx.expect_error(
         lambda: _update(ctx, station, third.id, ["is_master"], is_master=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     masters = [
         m.central_system_id
@@ -139,7 +144,7 @@ def mapping_update_without_mask_replaces_all(ctx: Context) -> None:
     """Without update_mask, weight, is_master and is_enabled are all replaced."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, weight=5, is_master=True)
+    ctx.new_mapping(station, cs.id, weight=5, is_master=True, is_enabled=True)
     updated = _update(ctx, station, cs.id, None, weight=2)
     ctx.expect_equal("updated", updated, pb.Mapping(station_id=station, central_system_id=cs.id, weight=2))
 
@@ -149,7 +154,7 @@ def mapping_update_mask_limits_the_change(ctx: Context) -> None:
     """With update_mask only the listed paths change."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, weight=5, is_master=True)
+    ctx.new_mapping(station, cs.id, weight=5, is_master=True, is_enabled=True)
     updated = _update(ctx, station, cs.id, ["weight"], weight=9)
     expected = pb.Mapping(station_id=station, central_system_id=cs.id, weight=9, is_master=True, is_enabled=True)
     ctx.expect_equal("updated", updated, expected)
@@ -160,12 +165,12 @@ def mapping_update_mask_paths_are_checked(ctx: Context) -> None:
     """A mask naming a key field or an unknown path is INVALID_ARGUMENT INVALID_UPDATE_MASK."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     for path in ("station_id", "central_system_id", "bogus"):
         ctx.expect_error(
             partial(_update, ctx, station, cs.id, [path]),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "INVALID_UPDATE_MASK",
+            errors.INVALID_UPDATE_MASK,
             {"update_mask"},
         )
 
@@ -175,11 +180,11 @@ def mapping_must_exist(ctx: Context) -> None:
     """Update and Delete of a mapping that does not exist are NOT_FOUND MAPPING_NOT_FOUND."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.expect_error(lambda: _update(ctx, station, cs.id, None), grpc.StatusCode.NOT_FOUND, "MAPPING_NOT_FOUND")
+    ctx.expect_error(lambda: _update(ctx, station, cs.id, None), grpc.StatusCode.NOT_FOUND, errors.MAPPING_NOT_FOUND)
     ctx.expect_error(
         lambda: ctx.mappings.DeleteMapping(pb.DeleteMappingRequest(station_id=station, central_system_id=cs.id)),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
     )
 
 
@@ -188,7 +193,7 @@ def disabling_a_mapping_disconnects(ctx: Context) -> None:
     """Disabling a mapping leaves its connection in place with connected=false."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id, is_master=True)
+    ctx.new_mapping(station, cs.id, is_master=True, is_enabled=True)
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=cs.id, station_id=station))
     _update(ctx, station, cs.id, ["is_enabled"], is_enabled=False)
     listed = ctx.connections.GetWorkerConnections(conn_pb.GetWorkerConnectionsRequest(central_system_id=cs.id))
@@ -201,7 +206,7 @@ def deleting_a_mapping_removes_its_connection(ctx: Context) -> None:
     """Deleting a mapping removes the mapping and the connection of its pair."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.new_mapping(station, cs.id)
+    ctx.new_mapping(station, cs.id, is_enabled=True)
     ctx.connections.CreateConnection(conn_pb.CreateConnectionRequest(central_system_id=cs.id, station_id=station))
     ctx.mappings.DeleteMapping(pb.DeleteMappingRequest(station_id=station, central_system_id=cs.id))
     worker = ctx.connections.GetWorker(conn_pb.GetWorkerRequest(central_system_id=cs.id)).worker

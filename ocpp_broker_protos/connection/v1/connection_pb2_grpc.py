@@ -44,7 +44,11 @@ class ConnectionServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     def __init__(self, channel):
@@ -99,7 +103,11 @@ class ConnectionServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     def ListWorkers(self, request, context):
@@ -137,7 +145,7 @@ class ConnectionServiceServicer(object):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
         `view` is not a `WorkerView` value.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that id.
+        that id. Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,7 +171,7 @@ class ConnectionServiceServicer(object):
         `central_system_id`, or has expired. The field violation names
         `page_token`.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that id.
+        that id. Metadata: `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,11 +185,13 @@ class ConnectionServiceServicer(object):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
         `station_id` is malformed.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-        that id.
+        that id. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the station has no
-        enabled mapping to the central system.
+        enabled mapping to the central system. Metadata: `station_id`,
+        `central_system_id`.
         * ALREADY_EXISTS, reason `CONNECTION_ALREADY_EXISTS`: the pair already
         has a connection, connected or not (use `RecreateConnection`).
+        Metadata: `station_id`, `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,8 +204,10 @@ class ConnectionServiceServicer(object):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
         `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+        Metadata: `station_id`, `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the pair's mapping
-        is disabled, so the connection cannot be reopened.
+        is disabled, so the connection cannot be reopened. Metadata:
+        `station_id`, `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -209,6 +221,7 @@ class ConnectionServiceServicer(object):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
         `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+        Metadata: `station_id`, `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,7 +281,11 @@ class ConnectionService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @staticmethod

@@ -137,7 +137,11 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @typing.overload
@@ -228,7 +232,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `view` is not a `WorkerView` value.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     """
 
     GetWorkerConnections: _ConnectionServiceGetWorkerConnectionsType
@@ -251,7 +255,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
       `central_system_id`, or has expired. The field violation names
       `page_token`.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     """
 
     CreateConnection: _ConnectionServiceCreateConnectionType
@@ -262,11 +266,13 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-      that id.
+      that id. Metadata: `central_system_id`.
     * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the station has no
-      enabled mapping to the central system.
+      enabled mapping to the central system. Metadata: `station_id`,
+      `central_system_id`.
     * ALREADY_EXISTS, reason `CONNECTION_ALREADY_EXISTS`: the pair already
       has a connection, connected or not (use `RecreateConnection`).
+      Metadata: `station_id`, `central_system_id`.
     """
 
     RecreateConnection: _ConnectionServiceRecreateConnectionType
@@ -276,8 +282,10 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+      Metadata: `station_id`, `central_system_id`.
     * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the pair's mapping
-      is disabled, so the connection cannot be reopened.
+      is disabled, so the connection cannot be reopened. Metadata:
+      `station_id`, `central_system_id`.
     """
 
     DisconnectStation: _ConnectionServiceDisconnectStationType
@@ -288,6 +296,7 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
       `station_id` is malformed.
     * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+      Metadata: `station_id`, `central_system_id`.
     """
 
 ConnectionServiceAsyncStub: typing_extensions.TypeAlias = ConnectionServiceStub[
@@ -331,7 +340,11 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @abc.abstractmethod
@@ -376,7 +389,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `view` is not a `WorkerView` value.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -404,7 +417,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
           `central_system_id`, or has expired. The field violation names
           `page_token`.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -420,11 +433,13 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
-          that id.
+          that id. Metadata: `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the station has no
-          enabled mapping to the central system.
+          enabled mapping to the central system. Metadata: `station_id`,
+          `central_system_id`.
         * ALREADY_EXISTS, reason `CONNECTION_ALREADY_EXISTS`: the pair already
           has a connection, connected or not (use `RecreateConnection`).
+          Metadata: `station_id`, `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -439,8 +454,10 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+          Metadata: `station_id`, `central_system_id`.
         * FAILED_PRECONDITION, reason `NO_ENABLED_MAPPING`: the pair's mapping
-          is disabled, so the connection cannot be reopened.
+          is disabled, so the connection cannot be reopened. Metadata:
+          `station_id`, `central_system_id`.
         """
 
     @abc.abstractmethod
@@ -456,6 +473,7 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
           `station_id` is malformed.
         * NOT_FOUND, reason `CONNECTION_NOT_FOUND`: the pair has no connection.
+          Metadata: `station_id`, `central_system_id`.
         """
 
 def add_ConnectionServiceServicer_to_server(servicer: ConnectionServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

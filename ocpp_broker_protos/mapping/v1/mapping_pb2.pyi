@@ -155,7 +155,9 @@ class CreateMappingRequest(google.protobuf.message.Message):
     is_master: builtins.bool
     """Whether the new mapping is the master; see `Mapping.is_master`."""
     is_enabled: builtins.bool
-    """Whether the new mapping is enabled; see `Mapping.is_enabled`."""
+    """Whether the new mapping is enabled; see `Mapping.is_enabled`. Left out
+    (false), the mapping is created disabled.
+    """
     def __init__(
         self,
         *,
@@ -215,7 +217,8 @@ class UpdateMappingRequest(google.protobuf.message.Message):
     @property
     def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
         """Which fields to replace: any of `weight`, `is_master`, `is_enabled`, or
-        `*` for all three. Unset or empty: all three are replaced.
+        `*` alone for all three. Unset or empty: all three are replaced (the way
+        for JSON clients that cannot send `*`). The key fields cannot be listed.
         """
 
     def __init__(

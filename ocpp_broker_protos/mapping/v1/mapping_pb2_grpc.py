@@ -44,7 +44,11 @@ class MappingServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 
@@ -90,7 +94,11 @@ class MappingServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 
@@ -121,15 +129,24 @@ class MappingServiceServicer(object):
     def CreateMapping(self, request, context):
         """Creates a mapping.
 
+        A field left out of the request takes its proto3 default, so a mapping
+        created without `is_enabled` is disabled (and without `is_master` is no
+        master, without `weight` has weight 0): `CreateConnection` refuses a
+        disabled mapping with `NO_ENABLED_MAPPING` until it is enabled. Set
+        `is_enabled` to true to create a mapping in force.
+
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
         `central_system_id` is not positive or `weight` is negative.
         * FAILED_PRECONDITION, reason `UNKNOWN_CENTRAL_SYSTEM`: no central system
-        has that `central_system_id`.
+        has that `central_system_id`. Metadata: `central_system_id`.
         * ALREADY_EXISTS, reason `MAPPING_ALREADY_EXISTS`: the station already has
-        a mapping to that central system.
+        a mapping to that central system. Metadata: `station_id`,
+        `central_system_id`.
         * FAILED_PRECONDITION, reason `SECOND_ENABLED_MASTER`: the new mapping is
-        an enabled master and the station already has one.
+        an enabled master and the station already has one. Metadata:
+        `station_id`, `master_central_system_id` (the id of the current
+        master, for example to fail over to it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,19 +159,24 @@ class MappingServiceServicer(object):
 
         Without `update_mask`, or with an empty one, all three mutable fields are
         replaced. With a mask only the listed paths are replaced and validated;
-        `*` stands for all three. Disabling the mapping disconnects its
-        connection, if any.
+        `*`, alone, stands for all three. JSON clients in some languages cannot
+        send `*` (Go's protojson rejects it in a FieldMask), so they send no
+        mask instead, which means the same. Disabling the mapping disconnects
+        its connection, if any.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed,
         `central_system_id` is not positive, or a replaced `weight` is negative.
-        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: the mask names a path
-        other than `weight`, `is_master`, `is_enabled` or `*` (the key fields
-        included).
-        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping.
+        * INVALID_ARGUMENT, reason `INVALID_UPDATE_MASK`: a path of the mask is
+        a key field (`station_id`, `central_system_id`, which never change),
+        is no field of the request, or is `*` next to other paths; one
+        violation on `update_mask` per bad path says which of these it is.
+        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping. Metadata:
+        `station_id`, `central_system_id`.
         * FAILED_PRECONDITION, reason `SECOND_ENABLED_MASTER`: the result would
         be an enabled master while another enabled master exists for the
-        station.
+        station. Metadata: `station_id`, `master_central_system_id` (the id of
+        the current master).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -166,7 +188,8 @@ class MappingServiceServicer(object):
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `station_id` is malformed or
         `central_system_id` is not positive.
-        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping.
+        * NOT_FOUND, reason `MAPPING_NOT_FOUND`: no such mapping. Metadata:
+        `station_id`, `central_system_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -216,7 +239,11 @@ class MappingService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
     """
 

@@ -40,7 +40,11 @@ class TransactionServiceStub(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     def __init__(self, channel):
@@ -66,7 +70,11 @@ class TransactionServiceServicer(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     def GetAllTransactions(self, request, context):
@@ -123,7 +131,11 @@ class TransactionService(object):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @staticmethod

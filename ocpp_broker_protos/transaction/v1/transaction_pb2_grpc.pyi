@@ -51,7 +51,11 @@ class TransactionServiceStub(typing.Generic[_TransactionServiceGetAllTransaction
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @typing.overload
@@ -113,7 +117,11 @@ class TransactionServiceServicer(metaclass=abc.ABCMeta):
     `ocpp-broker` and one of the reasons listed on each RPC; INVALID_ARGUMENT
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
-    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+    is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation;
+    an unexpected failure inside the server is INTERNAL with reason
+    `INTERNAL` and a message that tells nothing of its cause. Any RPC can
+    return these two. The ErrorInfo metadata keys of each error are listed
+    with it; ids in metadata are decimal strings.
     """
 
     @abc.abstractmethod

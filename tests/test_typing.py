@@ -1,0 +1,101 @@
+"""`mypy --strict` over a downstream module works with what the README's
+Typing section says to install and configure, and nothing else.
+
+Unlike tests/test_tooling.py this runs in the installed-wheel environments
+too (scripts/compat.py installs the [typing] extra and mypy there), with the
+mypy of the running environment, outside the checkout so that none of this
+project's own mypy settings apply.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+HERE = Path(__file__).resolve().parent
+README = (HERE.parent / "README.md").read_text()
+CONSUMER = HERE / "typing" / "consumer.py"
+TYPING_SECTION = re.split(r"\n#{2,3} ", README.split("\n### Typing\n", 1)[1])[0]
+
+
+def readme_config() -> str:
+    configs: list[str] = re.findall(r"```toml\n(.*?)```", TYPING_SECTION, re.S)
+    assert len(configs) == 1, configs
+    return configs[0]
+
+
+def typing_extra() -> list[Requirement]:
+    requirements = [Requirement(r) for r in metadata.requires("ocpp-broker-protos") or []]
+    return [r for r in requirements if r.marker is not None and r.marker.evaluate({"extra": "typing"})]
+
+
+def test_the_readme_says_what_to_install_and_it_is_installed():
+    assert "pip install 'ocpp-broker-protos[typing]' mypy" in TYPING_SECTION
+    extra = typing_extra()
+    assert {r.name for r in extra} == {"types-grpcio", "types-protobuf"}
+    for requirement in extra:
+        assert requirement.specifier.contains(metadata.version(requirement.name)), requirement
+
+
+def mypy(folder: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    (folder / "pyproject.toml").write_text("[tool.mypy]\n\n" + readme_config())
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *map(str, files)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture
+def downstream(tmp_path: Path) -> Path:
+    shutil.copy(CONSUMER, tmp_path / "consumer.py")
+    return tmp_path
+
+
+def test_a_downstream_module_checks_strictly(downstream: Path):
+    result = mypy(downstream, downstream / "consumer.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        # Typed messages (the package's own .pyi files).
+        (
+            "id=central_system_id, name=name",
+            "id=str(central_system_id), name=name",
+            'Argument "id" to "UpdateCentralSystemRequest" has incompatible type "str"',
+        ),
+        # Typed asyncio stubs: without types-grpcio the response would be Any.
+        (
+            "total: int = response.total_count",
+            "total: str = response.total_count",
+            'Incompatible types in assignment (expression has type "int", variable has type "str")',
+        ),
+        # Typed google.rpc messages, read through the README's setting.
+        (
+            'int(info.metadata["master_central_system_id"])',
+            'info.metadata["master_central_system_id"]',
+            'Incompatible return value type (got "str',
+        ),
+    ],
+    ids=["message", "asyncio-stub", "google-rpc"],
+)
+def test_mypy_sees_real_types_not_any(downstream: Path, old: str, new: str, message: str):
+    source = (downstream / "consumer.py").read_text()
+    assert source.count(old) == 1
+    (downstream / "consumer.py").write_text(source.replace(old, new))
+    result = mypy(downstream, downstream / "consumer.py")
+    assert result.returncode == 1, result.stdout
+    assert message in result.stdout, result.stdout
