@@ -8,6 +8,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
+
+from ocpp_broker_protos import cli_credentials
+
+if TYPE_CHECKING:
+    from ocpp_broker_protos.reference import ReferenceServer
 
 
 def _missing_extra(what: str, extra: str, error: ImportError) -> int:
@@ -31,12 +37,33 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
     else:
         store = demo_store() if args.demo else Store()
-    server = ReferenceServer(host=args.host, port=args.port, store=store, max_workers=args.max_workers)
+    try:
+        options = cli_credentials.server_options(args)
+    except cli_credentials.OptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run_server(
+            ReferenceServer(
+                host=args.host, port=args.port, store=store, max_workers=args.max_workers, **options.kwargs
+            ),
+            args,
+            cli_credentials.open_access_warning(args.host, options),
+            cli_credentials.describe(options),
+        )
+    finally:
+        options.close()
+
+
+def _run_server(server: ReferenceServer, args: argparse.Namespace, warning: str | None, secured: str) -> int:
+    store = server.store
     try:
         server.start()
     except (OSError, RuntimeError) as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -46,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     workers = store.list_workers()
     print(
-        f"ocpp-broker-protos reference server listening on {server.target} "
+        f"ocpp-broker-protos reference server listening on {server.target}{secured} "
         f"({len(workers)} central systems, {len(store.list_mappings())} mappings, "
         f"{sum(w.connections_count for w in workers)} connections, {store.transaction_count()} transactions)",
         flush=True,
@@ -108,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--demo", action="store_true", help="load the built-in demo data set")
     serve.add_argument("--max-workers", type=int, default=16, help="size of the request thread pool")
     serve.add_argument("--grace", type=float, default=5.0, help="seconds running calls get on shutdown")
+    cli_credentials.add_server_options(serve)
     serve.set_defaults(run=_serve)
     kit = commands.add_parser("conformance", help="check a server against the contract")
     kit.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to check")
