@@ -90,18 +90,23 @@ def _conformance(args: argparse.Namespace) -> int:
         from ocpp_broker_protos import conformance
     except ImportError as error:  # pragma: no cover - depends on the install
         return _missing_extra("the kit", "conformance", error)
-    chosen = conformance.cases(args.k)
-    if not chosen:
+    if not conformance.runner.matching(args.k):
         print(f"error: no case matches {args.k!r}", file=sys.stderr)
         return 2
-    root = None
-    if args.ca_cert:
-        try:
-            with open(args.ca_cert, "rb") as handle:
-                root = handle.read()
-        except OSError as error:
-            print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
-            return 2
+    try:
+        client = cli_credentials.client_options(args)
+        reader = None
+        if args.reader_token_file is not None:
+            if client.token is None:
+                raise cli_credentials.OptionError(
+                    f"--reader-token-file needs an admin token too (--token-file or {cli_credentials.TOKEN_ENV})"
+                )
+            reader = cli_credentials.read_token_file(args.reader_token_file, "--reader-token-file")
+    except cli_credentials.OptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    credentials = conformance.Credentials(token=client.token, reader_token=reader)
+    chosen = conformance.cases(args.k, credentials)
     print(f"running {len(chosen)} conformance cases against {args.target}", flush=True)
 
     def progress(index: int, total: int, result: conformance.CaseResult) -> None:
@@ -109,9 +114,12 @@ def _conformance(args: argparse.Namespace) -> int:
 
     report = conformance.run(
         args.target,
-        selected=chosen,
-        tls=args.tls or bool(root),
-        root_certificates=root,
+        pattern=args.k,
+        tls=client.tls,
+        root_certificates=client.root_certificates,
+        private_key=client.private_key,
+        certificate_chain=client.certificate_chain,
+        credentials=credentials,
         timeout=args.timeout,
         on_result=progress,
     )
@@ -141,8 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     kit.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to check")
     kit.add_argument("-k", metavar="PATTERN", help="only cases whose name or RPC contains PATTERN (or matches a glob)")
     kit.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
-    kit.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --ca-cert)")
-    kit.add_argument("--ca-cert", metavar="FILE", help="PEM root certificate(s) to trust; implies --tls")
+    cli_credentials.add_client_options(kit)
+    kit.add_argument(
+        "--reader-token-file",
+        metavar="FILE",
+        help="a read-only token: also check that it reads and that every write is refused",
+    )
     kit.add_argument("--timeout", type=float, default=10.0, help="deadline of each call in seconds (default 10)")
     kit.set_defaults(run=_conformance)
     return parser

@@ -27,20 +27,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ocpp_broker_protos.conformance.credentials import Credentials
 from ocpp_broker_protos.conformance.kit import Case, CaseFailure, CaseResult, Context
 from ocpp_broker_protos.conformance.runner import Report, run, select
 
-__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Report", "cases", "parametrize", "run"]
+__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Credentials", "Report", "cases", "parametrize", "run"]
 
 
-def cases(pattern: str | None = None) -> list[Case]:
-    """Every registered case, or those matching pattern (see ``select``)."""
-    return select(pattern)
+def cases(pattern: str | None = None, credentials: Credentials | None = None) -> list[Case]:
+    """The registered cases, or those matching pattern (see ``select``); the
+    authentication cases only with credentials that hold a token."""
+    return select(pattern, credentials)
 
 
-def parametrize(pattern: str | None = None, argname: str = "conformance_case") -> Callable[[Any], Any]:
-    """A ``pytest.mark.parametrize`` over the cases, with their names as ids."""
+def parametrize(
+    pattern: str | None = None, argname: str = "conformance_case", credentials: Credentials | None = None
+) -> Callable[[Any], Any]:
+    """A ``pytest.mark.parametrize`` over the cases, with their names as ids.
+
+    Against a broker that needs a token, pass the same credentials here (to
+    select the authentication cases) and to ``conformance_case.check``.
+    """
     import pytest
 
-    chosen = select(pattern)
+    chosen = select(pattern, credentials)
     return pytest.mark.parametrize(argname, chosen, ids=[c.name for c in chosen])
