@@ -138,6 +138,18 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @typing.overload
@@ -302,6 +314,18 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @abc.abstractmethod

@@ -46,6 +46,18 @@ class MappingServiceStub(object):
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def __init__(self, channel):
@@ -92,6 +104,18 @@ class MappingServiceServicer(object):
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def GetAllMappings(self, request, context):
@@ -206,6 +230,18 @@ class MappingService(object):
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @staticmethod

@@ -41,6 +41,17 @@ class TransactionServiceStub(object):
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def __init__(self, channel):
@@ -67,6 +78,17 @@ class TransactionServiceServicer(object):
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def GetAllTransactions(self, request, context):
@@ -111,6 +133,17 @@ class TransactionService(object):
     also carries a `google.rpc.BadRequest` detail with one field violation per
     bad field. A request whose bytes do not parse as the request message
     is INVALID_ARGUMENT with reason `MALFORMED_REQUEST` and no field violation.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @staticmethod
