@@ -16,6 +16,12 @@ From pytest, one test per case against a channel fixture of your own::
     def test_conformance(conformance_case, channel):
         conformance_case.check(channel)
 
+Against a broker that needs a token, pass ``credentials=Credentials(token=...,
+reader_token=...)`` to ``run`` (or to ``parametrize`` and ``check``): every
+call presents the token and the authentication cases run, which are left out
+without one. A client certificate for mutual TLS goes to ``run`` as
+``private_key`` and ``certificate_chain``.
+
 Cases create their own objects under unique names, tolerate data already on
 the target, and remove what they created, so they are safe to run against a
 shared server. Transaction cases only read: they judge whatever data the
