@@ -13,6 +13,7 @@ import pytest
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
+from ocpp_broker_protos.credentials import admin_methods
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.reference import ReferenceServer, Store, auth, errors
 from ocpp_broker_protos.reference import server as server_module
@@ -256,8 +257,9 @@ class ActsThenRefuses(auth.TokenInterceptor):
 class GuardsHealthToo(auth.TokenInterceptor):
     """Health needs credentials like the admin services."""
 
-    def __init__(self, tokens: Tokens, services: Any) -> None:
-        super().__init__(tokens, [*services, "grpc.health.v1.Health"])
+    def __init__(self, tokens: Tokens, services: Any = None) -> None:
+        admin = {m.containing_service.full_name for m in admin_methods()}
+        super().__init__(tokens, [*admin, "grpc.health.v1.Health"])
 
 
 # name -> (Tokens class, replacement for auth.refusal or None, replacement interceptor or None)

@@ -31,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from ocpp_broker_protos.credentials import AUTHORIZATION, is_read
+from ocpp_broker_protos.credentials import AUTHORIZATION, admin_methods, is_read
 from ocpp_broker_protos.reference import errors
 
 ADMIN = "admin"
@@ -175,9 +175,11 @@ def _refuse(error: errors.ApiError) -> grpc.RpcMethodHandler[Any, Any]:
 class TokenInterceptor(grpc.ServerInterceptor):
     """Refuses calls to the guarded services before anything else runs, validation included."""
 
-    def __init__(self, tokens: Tokens, services: Collection[str]) -> None:
+    def __init__(self, tokens: Tokens, services: Collection[str] | None = None) -> None:
+        """services: full names of the guarded services (default: the four admin services)."""
         self._tokens = tokens
-        self._prefixes = tuple(f"/{name}/" for name in services)
+        names = services if services is not None else {m.containing_service.full_name for m in admin_methods()}
+        self._prefixes = tuple(f"/{name}/" for name in sorted(names))
 
     def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None], details: Any

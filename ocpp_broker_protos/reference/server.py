@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ocpp_broker_protos.reference.access_log import AccessLog
 from ocpp_broker_protos.reference.auth import TokenInterceptor, Tokens
-from ocpp_broker_protos.reference.servicers import add_all_to_server, service_names
+from ocpp_broker_protos.reference.servicers import add_all_to_server
 from ocpp_broker_protos.reference.store import Store
 
 #: Largest request the server accepts; larger ones get RESOURCE_EXHAUSTED.
@@ -120,7 +120,7 @@ class ReferenceServer:
         if self._access_log is not None:
             interceptors.append(AccessLog(self._access_log))
         if self.tokens is not None:
-            interceptors.append(TokenInterceptor(self.tokens, service_names()))
+            interceptors.append(TokenInterceptor(self.tokens))
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="ocpp-reference"),
             options=[

@@ -240,19 +240,6 @@ def _generic_handler(servicer: object, module: Any, service_name: str) -> grpc.G
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
-_SERVICES = (
-    (CentralSystemServicer, cs_pb, "CentralSystemService"),
-    (ConnectionServicer, conn_pb, "ConnectionService"),
-    (MappingServicer, map_pb, "MappingService"),
-    (TransactionServicer, tx_pb, "TransactionService"),
-)
-
-
-def service_names() -> list[str]:
-    """The full names of the four services."""
-    return [module.DESCRIPTOR.services_by_name[name].full_name for _, module, name in _SERVICES]
-
-
 def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
     """Register the four services on server; return their full names.
 
@@ -260,7 +247,11 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
     ``add_*_to_server`` functions, but with a deserializer that turns bytes
     which do not parse into a MALFORMED_REQUEST answer.
     """
-    server.add_generic_rpc_handlers(
-        [_generic_handler(servicer(store), module, name) for servicer, module, name in _SERVICES]
+    services = (
+        (CentralSystemServicer(store), cs_pb, "CentralSystemService"),
+        (ConnectionServicer(store), conn_pb, "ConnectionService"),
+        (MappingServicer(store), map_pb, "MappingService"),
+        (TransactionServicer(store), tx_pb, "TransactionService"),
     )
-    return service_names()
+    server.add_generic_rpc_handlers([_generic_handler(*service) for service in services])
+    return [module.DESCRIPTOR.services_by_name[name].full_name for _, module, name in services]
