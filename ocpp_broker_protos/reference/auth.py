@@ -143,15 +143,14 @@ def refusal(method: str, metadata: Iterable[tuple[str, str | bytes]], tokens: To
             errors.CREDENTIALS_MISSING,
             "the call carries no credentials: send 'authorization: Bearer <token>' metadata",
         )
-    invalid = errors.ApiError(
-        grpc.StatusCode.UNAUTHENTICATED, errors.CREDENTIALS_INVALID, "the call's credentials are not accepted"
-    )
-    if len(values) != 1 or not isinstance(values[0], str) or len(values[0]) > _MAX_AUTHORIZATION_LENGTH:
-        return invalid
-    bearer = _BEARER.fullmatch(values[0])
+    bearer = None
+    if len(values) == 1 and isinstance(values[0], str) and len(values[0]) <= _MAX_AUTHORIZATION_LENGTH:
+        bearer = _BEARER.fullmatch(values[0])
     role = tokens.role_of(bearer.group(1)) if bearer is not None else None
     if role is None:
-        return invalid
+        return errors.ApiError(
+            grpc.StatusCode.UNAUTHENTICATED, errors.CREDENTIALS_INVALID, "the call's credentials are not accepted"
+        )
     if role == READER and not is_read(method):
         return errors.ApiError(
             grpc.StatusCode.PERMISSION_DENIED,
