@@ -8,6 +8,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
+
+from ocpp_broker_protos import cli_credentials
+
+if TYPE_CHECKING:
+    from ocpp_broker_protos.reference import ReferenceServer
 
 
 def _missing_extra(what: str, extra: str, error: ImportError) -> int:
@@ -31,12 +37,33 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
     else:
         store = demo_store() if args.demo else Store()
-    server = ReferenceServer(host=args.host, port=args.port, store=store, max_workers=args.max_workers)
+    try:
+        options = cli_credentials.server_options(args)
+    except cli_credentials.OptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run_server(
+            ReferenceServer(
+                host=args.host, port=args.port, store=store, max_workers=args.max_workers, **options.kwargs
+            ),
+            args,
+            cli_credentials.open_access_warning(args.host, options),
+            cli_credentials.describe(options),
+        )
+    finally:
+        options.close()
+
+
+def _run_server(server: ReferenceServer, args: argparse.Namespace, warning: str | None, secured: str) -> int:
+    store = server.store
     try:
         server.start()
     except (OSError, RuntimeError) as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -46,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     workers = store.list_workers()
     print(
-        f"ocpp-broker-protos reference server listening on {server.target} "
+        f"ocpp-broker-protos reference server listening on {server.target}{secured} "
         f"({len(workers)} central systems, {len(store.list_mappings())} mappings, "
         f"{sum(w.connections_count for w in workers)} connections, {store.transaction_count()} transactions)",
         flush=True,
@@ -63,18 +90,23 @@ def _conformance(args: argparse.Namespace) -> int:
         from ocpp_broker_protos import conformance
     except ImportError as error:  # pragma: no cover - depends on the install
         return _missing_extra("the kit", "conformance", error)
-    chosen = conformance.cases(args.k)
-    if not chosen:
+    if not conformance.runner.matching(args.k):
         print(f"error: no case matches {args.k!r}", file=sys.stderr)
         return 2
-    root = None
-    if args.ca_cert:
-        try:
-            with open(args.ca_cert, "rb") as handle:
-                root = handle.read()
-        except OSError as error:
-            print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
-            return 2
+    try:
+        client = cli_credentials.client_options(args)
+        reader = None
+        if args.reader_token_file is not None:
+            if client.token is None:
+                raise cli_credentials.OptionError(
+                    f"--reader-token-file needs an admin token too (--token-file or {cli_credentials.TOKEN_ENV})"
+                )
+            reader = cli_credentials.read_token_file(args.reader_token_file, "--reader-token-file")
+    except cli_credentials.OptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    credentials = conformance.Credentials(token=client.token, reader_token=reader)
+    chosen = conformance.cases(args.k, credentials)
     print(f"running {len(chosen)} conformance cases against {args.target}", flush=True)
 
     def progress(index: int, total: int, result: conformance.CaseResult) -> None:
@@ -82,9 +114,12 @@ def _conformance(args: argparse.Namespace) -> int:
 
     report = conformance.run(
         args.target,
-        selected=chosen,
-        tls=args.tls or bool(root),
-        root_certificates=root,
+        pattern=args.k,
+        tls=client.tls,
+        root_certificates=client.root_certificates,
+        private_key=client.private_key,
+        certificate_chain=client.certificate_chain,
+        credentials=credentials,
         timeout=args.timeout,
         on_result=progress,
     )
@@ -108,13 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--demo", action="store_true", help="load the built-in demo data set")
     serve.add_argument("--max-workers", type=int, default=16, help="size of the request thread pool")
     serve.add_argument("--grace", type=float, default=5.0, help="seconds running calls get on shutdown")
+    cli_credentials.add_server_options(serve)
     serve.set_defaults(run=_serve)
     kit = commands.add_parser("conformance", help="check a server against the contract")
     kit.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to check")
     kit.add_argument("-k", metavar="PATTERN", help="only cases whose name or RPC contains PATTERN (or matches a glob)")
     kit.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
-    kit.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --ca-cert)")
-    kit.add_argument("--ca-cert", metavar="FILE", help="PEM root certificate(s) to trust; implies --tls")
+    cli_credentials.add_client_options(kit)
+    kit.add_argument(
+        "--reader-token-file",
+        metavar="FILE",
+        help="a read-only token: also check that it reads and that every write is refused",
+    )
     kit.add_argument("--timeout", type=float, default=10.0, help="deadline of each call in seconds (default 10)")
     kit.set_defaults(run=_conformance)
     return parser

@@ -3,6 +3,7 @@ contract, so the conformance kit can show that it notices."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -12,8 +13,11 @@ import pytest
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
+from ocpp_broker_protos.credentials import admin_methods
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
-from ocpp_broker_protos.reference import ReferenceServer, Store, errors
+from ocpp_broker_protos.reference import ReferenceServer, Store, auth, errors
+from ocpp_broker_protos.reference import server as server_module
+from ocpp_broker_protos.reference.auth import Tokens
 from ocpp_broker_protos.reference.demo import demo_store
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse
 
@@ -191,3 +195,90 @@ def broken_server(name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Refere
 
 def failed_cases(names: Sequence[str]) -> str:
     return ", ".join(names) or "none"
+
+
+# -- credentials: servers that get who may call wrong -----------------------------------
+
+ADMIN_TOKEN = "broken-admin-0123456789abcdef"
+READER_TOKEN = "broken-reader-0123456789abcdef"
+
+
+class AcceptsAnyToken(Tokens):
+    """Any token is an admin's."""
+
+    def role_of(self, token: str) -> str | None:
+        return super().role_of(token) or auth.ADMIN
+
+
+class ReaderMayWrite(Tokens):
+    """A read-only token is an admin's."""
+
+    def role_of(self, token: str) -> str | None:
+        return auth.ADMIN if super().role_of(token) else None
+
+
+class ReaderMayNotRead(Tokens):
+    """A read-only token is refused everywhere."""
+
+    def role_of(self, token: str) -> str | None:
+        role = super().role_of(token)
+        return role if role == auth.ADMIN else None
+
+
+def _missing_reported_as_invalid(method: str, metadata: Any, tokens: Tokens) -> errors.ApiError | None:
+    refused = ORIGINAL_REFUSAL(method, metadata, tokens)
+    if refused is not None and refused.reason == errors.CREDENTIALS_MISSING:
+        refused.reason = errors.CREDENTIALS_INVALID
+    return refused
+
+
+ORIGINAL_REFUSAL = auth.refusal
+
+
+class ActsThenRefuses(auth.TokenInterceptor):
+    """Runs a refused call anyway, then answers with the refusal."""
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        refused = auth.refusal(details.method, details.invocation_metadata or (), self._tokens)
+        handler = continuation(details)
+        if refused is None or handler is None:
+            return handler
+        status = errors.to_grpc_status(refused)
+
+        def behavior(request: bytes, context: grpc.ServicerContext) -> bytes:
+            with contextlib.suppress(Exception):
+                handler.unary_unary(handler.request_deserializer(request), context)
+            context.abort_with_status(status)
+            raise AssertionError  # pragma: no cover
+
+        return grpc.unary_unary_rpc_method_handler(behavior)
+
+
+class GuardsHealthToo(auth.TokenInterceptor):
+    """Health needs credentials like the admin services."""
+
+    def __init__(self, tokens: Tokens, services: Any = None) -> None:
+        admin = {m.containing_service.full_name for m in admin_methods()}
+        super().__init__(tokens, [*admin, "grpc.health.v1.Health"])
+
+
+# name -> (Tokens class, replacement for auth.refusal or None, replacement interceptor or None)
+AUTH_VARIANTS: dict[str, tuple[type[Tokens], Any, type[auth.TokenInterceptor] | None]] = {
+    "accepts_a_wrong_token": (AcceptsAnyToken, None, None),
+    "lets_a_reader_write": (ReaderMayWrite, None, None),
+    "refuses_a_reader_a_read": (ReaderMayNotRead, None, None),
+    "missing_credentials_reported_as_invalid": (Tokens, _missing_reported_as_invalid, None),
+    "acts_on_a_refused_call": (Tokens, None, ActsThenRefuses),
+    "health_needs_credentials": (Tokens, None, GuardsHealthToo),
+}
+
+
+@contextmanager
+def broken_auth_server(name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceServer]:
+    tokens_class, refusal, interceptor = AUTH_VARIANTS[name]
+    if refusal is not None:
+        monkeypatch.setattr(auth, "refusal", refusal)
+    if interceptor is not None:
+        monkeypatch.setattr(server_module, "TokenInterceptor", interceptor)
+    with ReferenceServer(store=Store(), tokens=tokens_class([ADMIN_TOKEN], [READER_TOKEN])) as server:
+        yield server

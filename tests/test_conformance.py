@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import xml.etree.ElementTree as ET
 
 import grpc
@@ -11,6 +10,7 @@ import pytest
 from ocpp_broker_protos import conformance
 from ocpp_broker_protos.reference import ReferenceServer
 from ocpp_broker_protos.reference.demo import demo_store
+from ocpp_broker_protos.testing.certificates import make_test_pki
 from tests.broken_variants import VARIANTS, broken_server
 from tests.cli_process import run_cli, serving
 from tests.contract_modules import all_services
@@ -119,27 +119,18 @@ def test_an_unreachable_target_fails_every_case_quickly():
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory):
-    """The reference services behind TLS, with a throwaway self-signed certificate."""
+    """The reference services behind TLS, with a throwaway certificate (and CA)."""
     from concurrent import futures
 
     from ocpp_broker_protos.reference.servicers import add_all_to_server
 
-    folder = tmp_path_factory.mktemp("tls")
-    key, cert = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    pki = make_test_pki(tmp_path_factory.mktemp("tls"))
+    key, cert = pki.server_key, pki.server_cert
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     add_all_to_server(demo_store(), server)
     port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())]))
     server.start()
-    yield f"localhost:{port}", cert
+    yield f"localhost:{port}", pki.ca_cert
     server.stop(0).wait()
 
 

@@ -16,6 +16,12 @@ From pytest, one test per case against a channel fixture of your own::
     def test_conformance(conformance_case, channel):
         conformance_case.check(channel)
 
+Against a broker that needs a token, pass ``credentials=Credentials(token=...,
+reader_token=...)`` to ``run`` (or to ``parametrize`` and ``check``): every
+call presents the token and the authentication cases run, which are left out
+without one. A client certificate for mutual TLS goes to ``run`` as
+``private_key`` and ``certificate_chain``.
+
 Cases create their own objects under unique names, tolerate data already on
 the target, and remove what they created, so they are safe to run against a
 shared server. Transaction cases only read: they judge whatever data the
@@ -27,20 +33,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ocpp_broker_protos.conformance.credentials import Credentials
 from ocpp_broker_protos.conformance.kit import Case, CaseFailure, CaseResult, Context
 from ocpp_broker_protos.conformance.runner import Report, run, select
 
-__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Report", "cases", "parametrize", "run"]
+__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Credentials", "Report", "cases", "parametrize", "run"]
 
 
-def cases(pattern: str | None = None) -> list[Case]:
-    """Every registered case, or those matching pattern (see ``select``)."""
-    return select(pattern)
+def cases(pattern: str | None = None, credentials: Credentials | None = None) -> list[Case]:
+    """The registered cases, or those matching pattern (see ``select``); the
+    authentication cases only with credentials that hold a token."""
+    return select(pattern, credentials)
 
 
-def parametrize(pattern: str | None = None, argname: str = "conformance_case") -> Callable[[Any], Any]:
-    """A ``pytest.mark.parametrize`` over the cases, with their names as ids."""
+def parametrize(
+    pattern: str | None = None, argname: str = "conformance_case", credentials: Credentials | None = None
+) -> Callable[[Any], Any]:
+    """A ``pytest.mark.parametrize`` over the cases, with their names as ids.
+
+    Against a broker that needs a token, pass the same credentials here (to
+    select the authentication cases) and to ``conformance_case.check``.
+    """
     import pytest
 
-    chosen = select(pattern)
+    chosen = select(pattern, credentials)
     return pytest.mark.parametrize(argname, chosen, ids=[c.name for c in chosen])

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -24,9 +24,13 @@ from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
 from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
+from ocpp_broker_protos.credentials import bearer_metadata
 from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
 from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
+
+if TYPE_CHECKING:
+    from ocpp_broker_protos.conformance.credentials import Credentials
 
 DOMAIN = errors.DOMAIN
 DEFAULT_TIMEOUT = 10.0
@@ -49,9 +53,13 @@ class Case:
     rpcs: tuple[str, ...]
     doc: str
     func: Callable[[Context], None] = field(repr=False, compare=False)
+    #: What the case needs beyond a channel: "token" and/or "reader_token".
+    needs: frozenset[str] = frozenset()
 
-    def run(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> CaseResult:
-        context = Context(channel, timeout)
+    def run(
+        self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT, credentials: Credentials | None = None
+    ) -> CaseResult:
+        context = Context(channel, timeout, credentials)
         started = time.perf_counter()
         outcome, expected, got = "passed", "", ""
         try:
@@ -66,9 +74,11 @@ class Case:
             context.cleanup()
         return CaseResult(self, outcome, expected, got, time.perf_counter() - started)
 
-    def check(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def check(
+        self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT, credentials: Credentials | None = None
+    ) -> None:
         """Run the case and raise AssertionError when it fails (for pytest)."""
-        result = self.run(channel, timeout)
+        result = self.run(channel, timeout, credentials)
         if not result.passed:
             raise AssertionError(f"{self.name}: {result.why}")
 
@@ -96,12 +106,12 @@ class CaseResult:
 REGISTRY: list[Case] = []
 
 
-def case(*rpcs: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
-    """Register a case; rpcs are `Service.Method` names it exercises."""
+def case(*rpcs: str, needs: Iterable[str] = ()) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register a case; rpcs are `Service.Method` names it exercises, needs the credentials it needs."""
 
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
         doc = " ".join((func.__doc__ or "").split())
-        REGISTRY.append(Case(func.__name__, rpcs, doc, func))
+        REGISTRY.append(Case(func.__name__, rpcs, doc, func, frozenset(needs)))
         return func
 
     return register
@@ -117,6 +127,17 @@ class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
         if details.timeout is None:
             details = _CallDetails(details.method, self._timeout, details.metadata, details.credentials)
         return continuation(details, request)
+
+
+class _Metadata(grpc.UnaryUnaryClientInterceptor):
+    """Add metadata (the authorization header) to every call."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._metadata = metadata
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = (*(details.metadata or ()), *self._metadata)
+        return continuation(_CallDetails(details.method, details.timeout, metadata, details.credentials), request)
 
 
 @dataclass(frozen=True)
@@ -151,8 +172,12 @@ def error_parts(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str, set[
 class Context:
     """What a case gets: stubs, unique names, and clean-up that always runs."""
 
-    def __init__(self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT) -> None:
-        channel = grpc.intercept_channel(channel, _DefaultTimeout(timeout))
+    def __init__(
+        self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT, credentials: Credentials | None = None
+    ) -> None:
+        self.credentials = credentials
+        self._bare = grpc.intercept_channel(channel, _DefaultTimeout(timeout))
+        channel = self.channel_as(credentials.token if credentials is not None else None)
         self.central_systems = cs_grpc.CentralSystemServiceStub(channel)
         self.connections = conn_grpc.ConnectionServiceStub(channel)
         self.mappings = map_grpc.MappingServiceStub(channel)
@@ -160,6 +185,10 @@ class Context:
         self._run = uuid.uuid4().hex[:10]
         self._counter = itertools.count(1)
         self._cleanups: list[Callable[[], object]] = []
+
+    def channel_as(self, token: str | None) -> grpc.Channel:
+        """The case's channel presenting token (None: no credentials at all)."""
+        return self._bare if token is None else grpc.intercept_channel(self._bare, _Metadata(bearer_metadata(token)))
 
     # -- objects of one's own ---------------------------------------------
 

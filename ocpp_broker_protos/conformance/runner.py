@@ -13,11 +13,18 @@ from pathlib import Path
 import grpc
 
 from ocpp_broker_protos.conformance import cases as _cases  # noqa: F401  (registers the cases)
+from ocpp_broker_protos.conformance.credentials import Credentials, provided
 from ocpp_broker_protos.conformance.kit import DEFAULT_TIMEOUT, REGISTRY, Case, CaseResult
 
 
-def select(pattern: str | None = None) -> list[Case]:
-    """The cases whose name or RPCs match pattern (a substring, or a glob with * ? [])."""
+def select(pattern: str | None = None, credentials: Credentials | None = None) -> list[Case]:
+    """The cases whose name or RPCs match pattern (a substring, or a glob with * ? []),
+    leaving out those that need tokens the credentials do not hold."""
+    return provided(matching(pattern), credentials)[0]
+
+
+def matching(pattern: str | None) -> list[Case]:
+    """The cases whose name or RPCs match pattern, whatever they need."""
     if not pattern:
         return list(REGISTRY)
     needle = pattern.lower()
@@ -38,6 +45,8 @@ class Report:
     target: str
     results: tuple[CaseResult, ...]
     seconds: float
+    #: Selected cases left out because they need a token (or a reader token) that was not given.
+    not_run: tuple[Case, ...] = ()
 
     @property
     def passed(self) -> int:
@@ -69,7 +78,11 @@ class Report:
         return "\n".join(lines)
 
     def summary(self) -> str:
-        return f"{self.passed} passed, {self.failed} failed in {self.seconds:.1f}s against {self.target}"
+        text = f"{self.passed} passed, {self.failed} failed in {self.seconds:.1f}s against {self.target}"
+        if self.not_run:
+            names = ", ".join(c.name for c in self.not_run)
+            text += f"; not run, for want of a token or reader token: {names}"
+        return text
 
     def write_junit(self, path: str | Path) -> None:
         suite = ET.Element(
@@ -95,9 +108,19 @@ class Report:
         tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
-def open_channel(target: str, tls: bool = False, root_certificates: bytes | None = None) -> grpc.Channel:
-    if tls:
-        return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=root_certificates))
+def open_channel(
+    target: str,
+    tls: bool = False,
+    root_certificates: bytes | None = None,
+    private_key: bytes | None = None,
+    certificate_chain: bytes | None = None,
+) -> grpc.Channel:
+    """A channel to target; a client certificate (mutual TLS) implies TLS."""
+    if tls or certificate_chain is not None:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=root_certificates, private_key=private_key, certificate_chain=certificate_chain
+        )
+        return grpc.secure_channel(target, credentials)
     return grpc.insecure_channel(target)
 
 
@@ -111,23 +134,33 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     on_result: Callable[[int, int, CaseResult], None] | None = None,
     selected: Sequence[Case] | None = None,
+    credentials: Credentials | None = None,
+    private_key: bytes | None = None,
+    certificate_chain: bytes | None = None,
 ) -> Report:
-    """Run the selected cases against target (HOST:PORT) or an open channel."""
+    """Run the selected cases against target (HOST:PORT) or an open channel.
+
+    With credentials, every call presents the token and the authentication
+    cases run; private_key and certificate_chain are a client certificate
+    for mutual TLS.
+    """
     if (target is None) == (channel is None):
         raise ValueError("give exactly one of target and channel")
-    chosen = list(selected) if selected is not None else select(pattern)
+    chosen, not_run = provided(list(selected) if selected is not None else matching(pattern), credentials)
     own = channel is None
-    live = open_channel(target, tls, root_certificates) if target is not None else channel
+    live = (
+        open_channel(target, tls, root_certificates, private_key, certificate_chain) if target is not None else channel
+    )
     assert live is not None
     started = time.perf_counter()
     results = []
     try:
         for index, chosen_case in enumerate(chosen, 1):
-            result = chosen_case.run(live, timeout)
+            result = chosen_case.run(live, timeout, credentials)
             results.append(result)
             if on_result is not None:
                 on_result(index, len(chosen), result)
     finally:
         if own:
             live.close()
-    return Report(target or "the given channel", tuple(results), time.perf_counter() - started)
+    return Report(target or "the given channel", tuple(results), time.perf_counter() - started, tuple(not_run))

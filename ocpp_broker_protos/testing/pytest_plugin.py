@@ -11,12 +11,32 @@ One server runs per test session on a free loopback port; ``ocpp_server``
 empties its store before each test, so every test starts from a clean state.
 Nothing here is imported until a fixture is used, so projects that install the
 bindings without the server extra are not affected.
+
+To test a client's credentials path, run the session server with TLS and
+tokens by overriding two fixtures in your ``conftest.py``: ``ocpp_server_options``
+(keyword arguments of ``ReferenceServer``) and ``ocpp_channel_credentials``
+(what ``ocpp_channel`` connects with)::
+
+    TOKEN = "test-admin-token-0123456789"
+
+    @pytest.fixture(scope="session")
+    def ocpp_server_options(ocpp_test_pki):
+        return {"tls_cert": ocpp_test_pki.server_cert, "tls_key": ocpp_test_pki.server_key,
+                "tokens": Tokens(admin=[TOKEN])}
+
+    @pytest.fixture(scope="session")
+    def ocpp_channel_credentials(ocpp_test_pki):
+        return credentials.channel_credentials(TOKEN, root_certificates=ocpp_test_pki.read("ca_cert"))
+
+``ocpp_test_pki`` makes a throwaway CA with a server and a client certificate
+(it needs the ``openssl`` command); ``ocpp_server_factory`` starts further
+servers with any ``ReferenceServer`` arguments for one test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -26,16 +46,54 @@ if TYPE_CHECKING:
     from ocpp_broker_protos.connection.v1.connection_pb2_grpc import ConnectionServiceStub
     from ocpp_broker_protos.mapping.v1.mapping_pb2_grpc import MappingServiceStub
     from ocpp_broker_protos.reference import ReferenceServer
+    from ocpp_broker_protos.testing.certificates import TestPki
     from ocpp_broker_protos.transaction.v1.transaction_pb2_grpc import TransactionServiceStub
 
 
 @pytest.fixture(scope="session")
-def ocpp_reference_server() -> Iterator[ReferenceServer]:
+def ocpp_server_options() -> dict[str, Any]:
+    """Keyword arguments of the session's ``ReferenceServer``; override it for TLS, tokens or an access log."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def ocpp_channel_credentials() -> grpc.ChannelCredentials | None:
+    """What ``ocpp_channel`` connects with: None for plaintext; override it along with ``ocpp_server_options``."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def ocpp_test_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """A throwaway CA, a server certificate for localhost and 127.0.0.1, and a client certificate."""
+    from ocpp_broker_protos.testing.certificates import make_test_pki
+
+    return make_test_pki(tmp_path_factory.mktemp("ocpp-pki"))
+
+
+@pytest.fixture(scope="session")
+def ocpp_reference_server(ocpp_server_options: dict[str, Any]) -> Iterator[ReferenceServer]:
     """The session's reference server; prefer ``ocpp_server``, which resets it."""
     from ocpp_broker_protos.reference import ReferenceServer
 
-    with ReferenceServer() as server:
+    with ReferenceServer(**ocpp_server_options) as server:
         yield server
+
+
+@pytest.fixture
+def ocpp_server_factory() -> Iterator[Callable[..., ReferenceServer]]:
+    """Start further reference servers with any ``ReferenceServer`` arguments; they stop after the test."""
+    from ocpp_broker_protos.reference import ReferenceServer
+
+    started: list[ReferenceServer] = []
+
+    def start(**kwargs: Any) -> ReferenceServer:
+        server = ReferenceServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(grace=None)
 
 
 @pytest.fixture
@@ -46,9 +104,15 @@ def ocpp_server(ocpp_reference_server: ReferenceServer) -> ReferenceServer:
 
 
 @pytest.fixture
-def ocpp_channel(ocpp_server: ReferenceServer) -> Iterator[grpc.Channel]:
+def ocpp_channel(
+    ocpp_server: ReferenceServer, ocpp_channel_credentials: grpc.ChannelCredentials | None
+) -> Iterator[grpc.Channel]:
     """A channel to the (freshly reset) reference server, closed after the test."""
-    with grpc.insecure_channel(ocpp_server.target) as channel:
+    if ocpp_channel_credentials is None:
+        channel = grpc.insecure_channel(ocpp_server.target)
+    else:
+        channel = grpc.secure_channel(ocpp_server.target, ocpp_channel_credentials)
+    with channel:
         yield channel
 
 

@@ -50,6 +50,18 @@ class MappingServiceStub(object):
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def __init__(self, channel):
@@ -100,6 +112,18 @@ class MappingServiceServicer(object):
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def GetAllMappings(self, request, context):
@@ -245,6 +269,18 @@ class MappingService(object):
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
     Failure is always a status, never a flag in the response.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Get, List and GetAll
+    RPCs are reads and every other RPC is a write: a read-only credential used
+    for a write is PERMISSION_DENIED with reason `READ_ONLY_CREDENTIALS`.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @staticmethod

@@ -45,6 +45,17 @@ class TransactionServiceStub(object):
     `INTERNAL` and a message that tells nothing of its cause. Any RPC can
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def __init__(self, channel):
@@ -75,6 +86,17 @@ class TransactionServiceServicer(object):
     `INTERNAL` and a message that tells nothing of its cause. Any RPC can
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     def GetAllTransactions(self, request, context):
@@ -136,6 +158,17 @@ class TransactionService(object):
     `INTERNAL` and a message that tells nothing of its cause. Any RPC can
     return these two. The ErrorInfo metadata keys of each error are listed
     with it; ids in metadata are decimal strings.
+
+    Credentials: a broker authenticates every call of this service by a bearer
+    token in the `authorization` metadata (`Bearer <token>`), by a TLS client
+    certificate, or both. Before anything else, validation included, a call
+    without credentials is UNAUTHENTICATED with reason `CREDENTIALS_MISSING`,
+    and a call whose credentials the broker does not accept is
+    UNAUTHENTICATED with reason `CREDENTIALS_INVALID`. Every RPC of
+    this service is a read, so a read-only credential may call all of them.
+    A refused call changes nothing. These refusals can answer every RPC below
+    and are not repeated in their lists. `grpc.health.v1.Health` stays
+    callable without credentials.
     """
 
     @staticmethod
