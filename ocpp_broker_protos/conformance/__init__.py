@@ -10,16 +10,25 @@ From Python::
     report = conformance.run("127.0.0.1:50051")
     assert report.ok, report.table()
 
+``report.ok`` holds only when every selected case ran and passed: a case
+that found nothing on the target to exercise its rule on is *skipped* with
+the reason (``report.skips()``), never counted as passed. ``run`` raises
+:class:`TargetUnreachable` before any case when the target does not answer.
+
 From pytest, one test per case against a channel fixture of your own::
 
     @conformance.parametrize()
     def test_conformance(conformance_case, channel):
         conformance_case.check(channel)
 
+``check`` raises AssertionError when the case fails and skips the test (with
+the reason) only when the case itself was skipped; ``check(channel,
+allow_skipped=False)`` fails such a case instead.
+
 Cases create their own objects under unique names, tolerate data already on
 the target, and remove what they created, so they are safe to run against a
 shared server. Transaction cases only read: they judge whatever data the
-target holds.
+target holds, and are skipped when it holds too little to judge.
 """
 
 from __future__ import annotations
@@ -27,14 +36,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ocpp_broker_protos.conformance.kit import Case, CaseFailure, CaseResult, Context
-from ocpp_broker_protos.conformance.runner import Report, run, select
+from ocpp_broker_protos.conformance.kit import Case, CaseFailure, CaseResult, CaseSkipped, Context
+from ocpp_broker_protos.conformance.runner import Report, TargetUnreachable, run, select
 
-__all__ = ["Case", "CaseFailure", "CaseResult", "Context", "Report", "cases", "parametrize", "run"]
+__all__ = [
+    "Case",
+    "CaseFailure",
+    "CaseResult",
+    "CaseSkipped",
+    "Context",
+    "Report",
+    "TargetUnreachable",
+    "cases",
+    "parametrize",
+    "run",
+]
 
 
 def cases(pattern: str | None = None) -> list[Case]:
-    """Every registered case, or those matching pattern (see ``select``)."""
+    """Every registered case, or those pattern selects (see ``select``)."""
     return select(pattern)
 
 

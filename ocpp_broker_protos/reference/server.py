@@ -35,6 +35,13 @@ class ReferenceServer:
         max_workers: int = 16,
         max_receive_message_bytes: int = MAX_RECEIVE_MESSAGE_BYTES,
     ) -> None:
+        # Checked here, not left to gRPC, which binds an out-of-range port modulo 65536.
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"port must be an int, got {type(port).__name__}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is out of range 0-65535")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be an int of at least 1, got {max_workers!r}")
         self.store = store if store is not None else Store()
         # As it goes into an address: IPv6 hosts in brackets.
         self._host = f"[{host}]" if ":" in host else host
@@ -67,6 +74,9 @@ class ReferenceServer:
     def start(self) -> ReferenceServer:
         if self._server is not None:
             raise RuntimeError("the server is already running")
+        # A new one at every start: once told of a shutdown, a HealthServicer
+        # ignores every later status, so a restarted server would stay NOT_SERVING.
+        self._health = health.HealthServicer()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="ocpp-reference"),
             options=[
@@ -105,6 +115,16 @@ class ReferenceServer:
     def reset(self) -> None:
         """Empty the store, keeping the server running."""
         self.store.reset()
+
+    def load_fixtures(self, path: str | Path) -> None:
+        """Replace the store's whole state with the fixture file at path, keeping the server running.
+
+        The file is read and checked in full first: a bad one raises
+        FixtureError naming the record, and the state is left as it was.
+        """
+        from ocpp_broker_protos.reference.fixtures import load_fixture_file
+
+        self.store.replace_with(load_fixture_file(path))
 
     def __enter__(self) -> ReferenceServer:
         return self.start()
