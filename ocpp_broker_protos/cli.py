@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from ocpp_broker_protos.extras import missing_extra_message
+
 #: Exit status of a bad argument, a bad input file or an unreachable target.
 USAGE_ERROR = 2
 
@@ -22,11 +24,6 @@ class CliError(Exception):
     def __init__(self, message: str, status: int = USAGE_ERROR) -> None:
         super().__init__(message)
         self.status = status
-
-
-def missing_extra_message(what: str, extra: str, error: ImportError) -> str:
-    """How every entry point of the package says that an optional extra is not installed."""
-    return f"{what} needs the [{extra}] extra: pip install 'ocpp-broker-protos[{extra}]' ({error})"
 
 
 def _missing_extra(what: str, extra: str, error: ImportError) -> CliError:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import downstream_pytest
 from tests.cli_process import serving
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -64,8 +65,7 @@ def test_downstream_contract_test_passes_with_the_plugin(tmp_path):
             "-m",
             "pytest",
             "-q",
-            "-p",
-            "no:cacheprovider",
+            *downstream_pytest.ARGS,
             "--rootdir",
             str(tmp_path),
             str(EXAMPLES / "test_downstream_contract.py"),
