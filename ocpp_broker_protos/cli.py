@@ -8,11 +8,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from ocpp_broker_protos.extras import missing_extra_message
+
+_N = TypeVar("_N", int, float)
 
 #: Exit status of a bad argument, a bad input file or an unreachable target.
 USAGE_ERROR = 2
@@ -33,57 +36,50 @@ def _missing_extra(what: str, extra: str, error: ImportError) -> CliError:
 # -- argument types: a bad value is an argparse error (usage, one line, exit 2)
 
 
+def _parsed(text: str, convert: Callable[[str], _N], kind: str) -> _N:
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite {kind.removeprefix('a ')}: {text!r}")
+    return value
+
+
+def _refuse(ok: bool, message: str) -> None:
+    if not ok:
+        raise argparse.ArgumentTypeError(message)
+
+
 def port_number(text: str) -> int:
     """A TCP port, 0 (pick a free one) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is out of range 0-65535")
+    port = _parsed(text, int, "a port number")
+    _refuse(0 <= port <= 65535, f"port {port} is out of range 0-65535")
     return port
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
+    value = _parsed(text, int, "an integer")
+    _refuse(value >= 1, f"must be at least 1, got {value}")
     return value
 
 
 def positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    value = _parsed(text, float, "a number of seconds")
+    _refuse(value > 0, f"must be more than 0 seconds, got {text}")
     return value
 
 
 def non_negative_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, got {text}")
+    value = _parsed(text, float, "a number of seconds")
+    _refuse(value >= 0, f"must be 0 seconds or more, got {text}")
     return value
 
 
 def grpc_target(text: str) -> str:
     """A gRPC target (HOST:PORT, or any name gRPC resolves): not empty, no white space."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    if any(c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(f"must not contain white space: {text!r}")
+    _refuse(bool(text.strip()), "must not be empty")
+    _refuse(not any(c.isspace() for c in text), f"must not contain white space: {text!r}")
     return text
 
 
