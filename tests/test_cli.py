@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -233,3 +235,33 @@ def test_python_m_behaves_like_the_console_script():
             by_script.stdout,
             by_script.stderr,
         ), args
+
+
+@pytest.fixture
+def silent_target() -> Iterator[str]:
+    """A port that accepts connections and never answers: a hung server."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_target_that_never_answers_is_unreachable_after_the_timeout(silent_target):
+    result = run_cli("conformance", "--target", silent_target, "--timeout", "2", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot reach {silent_target} within 2s: DEADLINE_EXCEEDED")
+    assert result.stderr.count("\n") == 1
+
+
+def test_ctrl_c_stops_the_kit_without_a_traceback(silent_target):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ocpp_broker_protos", "conformance", "--target", silent_target, "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("running ")
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=30)
+    assert (process.returncode, errors) == (130, "")
