@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from ocpp_broker_protos import conformance
-from ocpp_broker_protos.reference import ReferenceServer
+from ocpp_broker_protos.reference import ReferenceServer, Store
 from ocpp_broker_protos.reference.demo import demo_store
+from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse
 from tests.broken_variants import VARIANTS, broken_server
 from tests.cli_process import run_cli, serving
 from tests.contract_modules import all_services
@@ -136,6 +138,23 @@ def test_a_case_is_exercised_as_soon_as_the_data_allows(ocpp_server):
         "transactions_limit_default_is_100",
         "transactions_limit_is_capped_at_1000",
     }
+
+
+class _ZeroTotalStore(Store):
+    """Serves transactions but always reports total_count 0, as if it held none."""
+
+    def transactions_page_encoded(self, *args: Any, **kwargs: Any) -> bytes:
+        page = GetAllTransactionsResponse.FromString(super().transactions_page_encoded(*args, **kwargs))
+        page.total_count = 0
+        return page.SerializeToString()
+
+
+def test_a_server_that_hides_its_transactions_behind_total_count_0_fails_rather_than_skips():
+    with ReferenceServer(store=demo_store(store=_ZeroTotalStore())) as server:
+        report = conformance.run(server.target, pattern="TransactionService.*")
+    assert report.skips() == []
+    failed = {r.case.name for r in report.failures()}
+    assert {"transactions_total_count_and_end", "transactions_limit_default_is_100"} <= failed
 
 
 def test_check_skips_only_a_skipped_case_and_can_refuse_skips(ocpp_server, monkeypatch):
