@@ -19,7 +19,7 @@ LISTENING = re.compile(r"listening on (\S+)")
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`ocpp-broker-protos ARGS` to completion, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "ocpp_broker_protos.cli", *args],
+        [sys.executable, "-m", "ocpp_broker_protos", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -36,7 +36,7 @@ def output(stream: IO[str] | None) -> str:
 def serving(*args: str, timeout: float = 30.0) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run `serve --port 0 ARGS`, yield (process, target); SIGTERM it afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "ocpp_broker_protos.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "ocpp_broker_protos", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ocpp_broker_protos import errors
+from tests import downstream_pytest
 from tests.cli_process import serving
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -66,8 +67,7 @@ def test_downstream_contract_test_passes_with_the_plugin(tmp_path):
             "-m",
             "pytest",
             "-q",
-            "-p",
-            "no:cacheprovider",
+            *downstream_pytest.ARGS,
             "--rootdir",
             str(tmp_path),
             str(EXAMPLES / "test_downstream_contract.py"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import downstream_pytest
 from tests.cli_process import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ RUNNABLE_SHELL = [
 
 def test_the_readme_has_the_snippets_this_file_runs():
     assert len(SCRIPTS) >= 3
-    assert len(TEST_FILES) == 2
+    assert len(TEST_FILES) == 3
     assert sum("buf curl" in line for line in RUNNABLE_SHELL) == 2
     assert "make serve" in README
     assert "make test" in README
@@ -67,7 +68,7 @@ def my_broker_channel():
 def test_pytest_snippet_passes(code, pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_snippet=code)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*downstream_pytest.ARGS)
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 1
     assert outcomes.get("failed", 0) == 0, result.stdout.str()

@@ -65,6 +65,22 @@ def test_health_reports_every_service_serving_then_not_serving_on_shutdown():
         assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+def test_a_server_started_again_after_stop_reports_serving_again():
+    server = ReferenceServer()
+    names = ["", *(s.full_name for s in all_services())]
+    try:
+        for round_ in range(3):
+            server.start()
+            with grpc.insecure_channel(server.target) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                for name in names:
+                    status = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10).status
+                    assert status == health_pb2.HealthCheckResponse.SERVING, (round_, name)
+            server.stop(grace=0)
+    finally:
+        server.stop(grace=0)
+
+
 def test_reflection_lists_every_service_and_serves_the_contract_files(ocpp_server, ocpp_channel):
     stub = reflection_pb2_grpc.ServerReflectionStub(ocpp_channel)
     requests = [

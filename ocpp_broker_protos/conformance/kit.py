@@ -4,18 +4,22 @@ the checks that turn a wrong answer into "expected ..., got ...".
 A case is a function of a :class:`Context`. It talks to the target only
 through the context's stubs, creates what it needs under unique names,
 registers how to remove it, and raises :class:`CaseFailure` when the target
-breaks the rule the case is about.
+breaks the rule the case is about. A case that finds nothing on the target to
+exercise its rule on (transaction cases against a target without
+transactions) calls :meth:`Context.skip` with the reason: it is reported as
+skipped, never as passed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -34,6 +38,14 @@ if TYPE_CHECKING:
 
 DOMAIN = errors.DOMAIN
 DEFAULT_TIMEOUT = 10.0
+
+
+class CaseSkipped(Exception):
+    """The case could not exercise its rule on this target; the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class CaseFailure(AssertionError):
@@ -61,9 +73,11 @@ class Case:
     ) -> CaseResult:
         context = Context(channel, timeout, credentials)
         started = time.perf_counter()
-        outcome, expected, got = "passed", "", ""
+        outcome, expected, got, reason = "passed", "", "", ""
         try:
             self.func(context)
+        except CaseSkipped as skipped:
+            outcome, reason = "skipped", skipped.reason
         except CaseFailure as failure:
             outcome, expected, got = "failed", failure.expected, failure.got
         except grpc.RpcError as error:
@@ -72,13 +86,29 @@ class Case:
             outcome, expected, got = "failed", "a well-formed answer", f"{type(error).__name__}: {error}"
         finally:
             context.cleanup()
-        return CaseResult(self, outcome, expected, got, time.perf_counter() - started)
+        return CaseResult(self, outcome, expected, got, time.perf_counter() - started, reason)
 
     def check(
-        self, channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT, credentials: Credentials | None = None
+        self,
+        channel: grpc.Channel,
+        timeout: float = DEFAULT_TIMEOUT,
+        credentials: Credentials | None = None,
+        allow_skipped: bool = True,
     ) -> None:
-        """Run the case and raise AssertionError when it fails (for pytest)."""
+        """Run the case for a test: AssertionError when it fails, a skip when it was skipped.
+
+        A skip only ever comes from a case that raised :class:`CaseSkipped`
+        (it found nothing to exercise its rule on); a failure is always an
+        AssertionError. Under pytest the skip is ``pytest.skip`` with the
+        reason, so it shows in the summary; elsewhere it is ``CaseSkipped``.
+        With ``allow_skipped=False`` a skipped case fails instead, for suites
+        that must exercise every rule.
+        """
         result = self.run(channel, timeout, credentials)
+        if result.outcome == "skipped":
+            if not allow_skipped:
+                raise AssertionError(f"{self.name}: skipped, not exercised: {result.reason}")
+            _skip(f"{self.name}: {result.reason}")
         if not result.passed:
             raise AssertionError(f"{self.name}: {result.why}")
 
@@ -93,14 +123,35 @@ class CaseResult:
     expected: str
     got: str
     seconds: float
+    #: Why the case was skipped ("" unless outcome is "skipped").
+    reason: str = ""
 
     @property
     def passed(self) -> bool:
         return self.outcome == "passed"
 
     @property
+    def skipped(self) -> bool:
+        return self.outcome == "skipped"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    @property
     def why(self) -> str:
-        return "" if self.passed else f"expected {self.expected}, got {self.got}"
+        """Empty when passed, the reason when skipped, "expected ..., got ..." when failed."""
+        if self.failed:
+            return f"expected {self.expected}, got {self.got}"
+        return self.reason
+
+
+def _skip(reason: str) -> NoReturn:
+    # Under pytest (already imported), its own skip; never import it here.
+    pytest = sys.modules.get("pytest")
+    if pytest is not None:
+        pytest.skip(reason)
+    raise CaseSkipped(reason)
 
 
 REGISTRY: list[Case] = []
@@ -262,6 +313,11 @@ class Context:
                 raise CaseFailure(expected, describe_error(error)) from None
             return
         raise CaseFailure(expected, "OK")
+
+    @staticmethod
+    def skip(reason: str) -> NoReturn:
+        """End the case as skipped: the target holds nothing to exercise its rule on."""
+        raise CaseSkipped(reason)
 
     @staticmethod
     def expect_equal(what: str, got: object, expected: object) -> None:

@@ -18,20 +18,28 @@ from ocpp_broker_protos.conformance.kit import DEFAULT_TIMEOUT, REGISTRY, Case, 
 
 
 def select(pattern: str | None = None, credentials: Credentials | None = None) -> list[Case]:
-    """The cases whose name or RPCs match pattern (a substring, or a glob with * ? []),
-    leaving out those that need tokens the credentials do not hold."""
+    """The cases pattern selects (see ``matching``), leaving out those that need
+    tokens the credentials do not hold."""
     return provided(matching(pattern), credentials)[0]
 
 
 def matching(pattern: str | None) -> list[Case]:
-    """The cases whose name or RPCs match pattern, whatever they need."""
+    """The cases pattern selects, whatever they need; all of them without one.
+
+    The pattern is compared, ignoring case, with each case's name, each RPC it
+    checks as ``Service.Method`` and each bare method name. Without ``* ? [``
+    it selects the cases where it is a substring of one of these; with them it
+    is a glob that must match one of them whole: ``GetWorker*``,
+    ``MappingService.*``, ``*_master_*``.
+    """
     if not pattern:
         return list(REGISTRY)
     needle = pattern.lower()
     glob = any(c in needle for c in "*?[")
 
     def matches(case: Case) -> bool:
-        for text in (case.name, *case.rpcs):
+        methods = [rpc.rsplit(".", 1)[-1] for rpc in case.rpcs]
+        for text in (case.name, *case.rpcs, *methods):
             text = text.lower()
             if (glob and fnmatch.fnmatchcase(text, needle)) or (not glob and needle in text):
                 return True
@@ -54,14 +62,26 @@ class Report:
 
     @property
     def failed(self) -> int:
-        return len(self.results) - self.passed
+        return sum(r.failed for r in self.results)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.results)
 
     @property
     def ok(self) -> bool:
-        return bool(self.results) and self.failed == 0
+        """Every selected case ran, exercised its rule and passed (none failed, none skipped)."""
+        return self.succeeded()
+
+    def succeeded(self, allow_skipped: bool = False) -> bool:
+        """No case failed; skipped cases count against success unless allow_skipped."""
+        return bool(self.results) and self.failed == 0 and (allow_skipped or self.skipped == 0)
 
     def failures(self) -> list[CaseResult]:
-        return [r for r in self.results if not r.passed]
+        return [r for r in self.results if r.failed]
+
+    def skips(self) -> list[CaseResult]:
+        return [r for r in self.results if r.skipped]
 
     def table(self, width: int = 100) -> str:
         rows = [("case", "rpc", "result", "why")]
@@ -78,7 +98,10 @@ class Report:
         return "\n".join(lines)
 
     def summary(self) -> str:
-        text = f"{self.passed} passed, {self.failed} failed in {self.seconds:.1f}s against {self.target}"
+        text = (
+            f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped "
+            f"in {self.seconds:.1f}s against {self.target}"
+        )
         if self.not_run:
             names = ", ".join(c.name for c in self.not_run)
             text += f"; not run, for want of a token or reader token: {names}"
@@ -91,6 +114,7 @@ class Report:
             tests=str(len(self.results)),
             failures=str(self.failed),
             errors="0",
+            skipped=str(self.skipped),
             time=f"{self.seconds:.3f}",
             hostname=platform.node(),
         )
@@ -98,7 +122,9 @@ class Report:
             test = ET.SubElement(
                 suite, "testcase", classname=r.case.rpcs[0].split(".")[0], name=r.case.name, time=f"{r.seconds:.3f}"
             )
-            if not r.passed:
+            if r.skipped:
+                ET.SubElement(test, "skipped", message=r.reason)
+            elif r.failed:
                 failure = ET.SubElement(test, "failure", message=r.why)
                 failure.text = f"{r.case.doc}\nRPCs: {', '.join(r.case.rpcs)}\n{r.why}"
         root = ET.Element("testsuites")
@@ -106,6 +132,32 @@ class Report:
         tree = ET.ElementTree(root)
         ET.indent(tree)
         tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+class TargetUnreachable(ConnectionError):
+    """The target did not answer at all, so no case was run; the message says what gRPC saw."""
+
+
+#: Any answer to it, even UNIMPLEMENTED, shows that the target is there.
+_PROBE_METHOD = "/grpc.health.v1.Health/Check"
+_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def check_reachable(channel: grpc.Channel, timeout: float = DEFAULT_TIMEOUT, target: str = "the target") -> None:
+    """Raise TargetUnreachable unless target answers one call within timeout.
+
+    The call is a health check with an empty request, sent as raw bytes: the
+    kit needs no health stubs, and a target without the health service
+    answers UNIMPLEMENTED, which proves it is reachable just as well.
+    """
+    probe: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(_PROBE_METHOD)
+    try:
+        probe(b"", timeout=timeout)
+    except grpc.RpcError as error:
+        code = error.code() if isinstance(error, grpc.Call) else None
+        if code is not None and code in _UNREACHABLE:
+            details = error.details() if isinstance(error, grpc.Call) else ""
+            raise TargetUnreachable(f"cannot reach {target} within {timeout:g}s: {code.name}: {details}") from None
 
 
 def open_channel(
@@ -142,7 +194,8 @@ def run(
 
     With credentials, every call presents the token and the authentication
     cases run; private_key and certificate_chain are a client certificate
-    for mutual TLS.
+    for mutual TLS. Raises TargetUnreachable, before running any case, when
+    the target does not answer within timeout.
     """
     if (target is None) == (channel is None):
         raise ValueError("give exactly one of target and channel")
@@ -155,6 +208,7 @@ def run(
     started = time.perf_counter()
     results = []
     try:
+        check_reachable(live, timeout, target or "the given channel")
         for index, chosen_case in enumerate(chosen, 1):
             result = chosen_case.run(live, timeout, credentials)
             results.append(result)

@@ -64,6 +64,13 @@ class ReferenceServer:
         tokens: Tokens | None = None,
         access_log: TextIO | None = None,
     ) -> None:
+        # Checked here, not left to gRPC, which binds an out-of-range port modulo 65536.
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"port must be an int, got {type(port).__name__}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is out of range 0-65535")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be an int of at least 1, got {max_workers!r}")
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         if client_ca is not None and tls_cert is None:
@@ -115,6 +122,9 @@ class ReferenceServer:
     def start(self) -> ReferenceServer:
         if self._server is not None:
             raise RuntimeError("the server is already running")
+        # A new one at every start: once told of a shutdown, a HealthServicer
+        # ignores every later status, so a restarted server would stay NOT_SERVING.
+        self._health = health.HealthServicer()
         # The access log comes first, so that it also sees refused calls.
         interceptors: list[grpc.ServerInterceptor] = []
         if self._access_log is not None:
@@ -169,6 +179,16 @@ class ReferenceServer:
     def reset(self) -> None:
         """Empty the store, keeping the server running."""
         self.store.reset()
+
+    def load_fixtures(self, path: str | Path) -> None:
+        """Replace the store's whole state with the fixture file at path, keeping the server running.
+
+        The file is read and checked in full first: a bad one raises
+        FixtureError naming the record, and the state is left as it was.
+        """
+        from ocpp_broker_protos.reference.fixtures import load_fixture_file
+
+        self.store.replace_with(load_fixture_file(path))
 
     def __enter__(self) -> ReferenceServer:
         return self.start()

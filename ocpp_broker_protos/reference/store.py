@@ -630,6 +630,18 @@ class Store:
 
     # -- whole state -----------------------------------------------------
 
+    def replace_with(self, other: Store) -> None:
+        """Take over other's whole state at once; other must not be used afterwards.
+
+        The servicers of a running server hold this store, so new state is
+        moved into it rather than swapping the store object. Every attribute
+        but the lock is state, so one added to ``reset`` is carried too.
+        """
+        with self._lock, other._lock:
+            for name, value in vars(other).items():
+                if name != "_lock":
+                    setattr(self, name, value)
+
     def snapshot(self) -> dict[str, list[bytes]]:
         """A comparable picture of the whole state, for tests that check a
         rejected request changed nothing."""
