@@ -80,3 +80,8 @@ def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
     return [
         (v.field, v.description) for bad in _details(status, error_details_pb2.BadRequest) for v in bad.field_violations
     ]
+
+
+def expect_bad_page_token(call: Callable[[], Any], server: ReferenceServer | None = None) -> grpc.RpcError:
+    """Run call, expecting INVALID_ARGUMENT, reason INVALID_PAGE_TOKEN, a violation on page_token."""
+    return expect_error(call, grpc.StatusCode.INVALID_ARGUMENT, errors.INVALID_PAGE_TOKEN, {"page_token"}, server)
