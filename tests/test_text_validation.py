@@ -50,6 +50,7 @@ def _ids(case: tuple[str, str, str]) -> str:
 @pytest.mark.parametrize("rpc", ["CreateCentralSystem", "UpdateCentralSystem"])
 @pytest.mark.parametrize(("field", "value", "why"), REFUSED, ids=map(_ids, REFUSED))
 def test_hidden_characters_and_broken_urls_are_refused(ocpp_server, ocpp_central_system_stub, rpc, field, value, why):
+    request: CreateCentralSystemRequest | UpdateCentralSystemRequest
     if rpc == "CreateCentralSystem":
         request = CreateCentralSystemRequest(**{**GOOD, field: value})
     else:
