@@ -114,11 +114,9 @@ def _trailing_details(error: Any) -> bytes | None:
     if not trailing:
         return None
     # Sync calls give a tuple of (key, value) pairs; asyncio calls give a
-    # grpc.aio.Metadata, whose iteration and lookup differ across grpcio
-    # releases, so only its pairs are relied on.
+    # grpc.aio.Metadata. Iterating either yields (key, value) pairs on every
+    # grpcio release; Metadata's keys() does not (on 1.63 it yields pairs).
     items: Iterable[Any] = trailing
-    if hasattr(trailing, "keys") and hasattr(trailing, "get_all"):
-        items = [(key, value) for key in list(trailing.keys()) for value in trailing.get_all(key)]
     for item in items:
         if isinstance(item, tuple) and len(item) == 2 and item[0] == STATUS_DETAILS_KEY:
             value = item[1]
