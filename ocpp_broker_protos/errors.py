@@ -148,11 +148,10 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ``ErrorInfo`` detail of domain :data:`DOMAIN`, or None."""
     found = status(error)
     for packed in found.details if found is not None else ():
-        if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            packed.Unpack(info)
-            if info.domain == DOMAIN:
-                return info
+        info = error_details_pb2.ErrorInfo()
+        # Unpack answers False for a detail of another type.
+        if packed.Unpack(info) and info.domain == DOMAIN:
+            return info
     return None
 
 
@@ -170,9 +169,8 @@ def field_violations(error: grpc.RpcError) -> dict[str, str]:
     found = status(error)
     violations: dict[str, str] = {}
     for packed in found.details if found is not None else ():
-        if packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            packed.Unpack(bad)
+        bad = error_details_pb2.BadRequest()
+        if packed.Unpack(bad):
             for violation in bad.field_violations:
                 known = violations.get(violation.field)
                 violations[violation.field] = (
