@@ -114,11 +114,9 @@ def _trailing_details(error: Any) -> bytes | None:
     if not trailing:
         return None
     # Sync calls give a tuple of (key, value) pairs; asyncio calls give a
-    # grpc.aio.Metadata, whose iteration and lookup differ across grpcio
-    # releases, so only its pairs are relied on.
+    # grpc.aio.Metadata. Iterating either yields (key, value) pairs on every
+    # grpcio release; Metadata's keys() does not (on 1.63 it yields pairs).
     items: Iterable[Any] = trailing
-    if hasattr(trailing, "keys") and hasattr(trailing, "get_all"):
-        items = [(key, value) for key in list(trailing.keys()) for value in trailing.get_all(key)]
     for item in items:
         if isinstance(item, tuple) and len(item) == 2 and item[0] == STATUS_DETAILS_KEY:
             value = item[1]
@@ -150,11 +148,10 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ``ErrorInfo`` detail of domain :data:`DOMAIN`, or None."""
     found = status(error)
     for packed in found.details if found is not None else ():
-        if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            packed.Unpack(info)
-            if info.domain == DOMAIN:
-                return info
+        info = error_details_pb2.ErrorInfo()
+        # Unpack answers False for a detail of another type.
+        if packed.Unpack(info) and info.domain == DOMAIN:
+            return info
     return None
 
 
@@ -172,9 +169,8 @@ def field_violations(error: grpc.RpcError) -> dict[str, str]:
     found = status(error)
     violations: dict[str, str] = {}
     for packed in found.details if found is not None else ():
-        if packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            packed.Unpack(bad)
+        bad = error_details_pb2.BadRequest()
+        if packed.Unpack(bad):
             for violation in bad.field_violations:
                 known = violations.get(violation.field)
                 violations[violation.field] = (

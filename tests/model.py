@@ -213,11 +213,11 @@ class Model:
             }[which]
         )
         if bad:
-            return err(INVALID, "INVALID_FIELD")
+            return err(INVALID, errors.INVALID_FIELD)
         if bogus_token:
-            return err(INVALID, "INVALID_PAGE_TOKEN")
+            return err(INVALID, errors.INVALID_PAGE_TOKEN)
         if which == "worker_connections" and cs not in self.central_systems:
-            return err("NOT_FOUND", "CENTRAL_SYSTEM_NOT_FOUND")
+            return err("NOT_FOUND", errors.CENTRAL_SYSTEM_NOT_FOUND)
         return ok(self.rows(which, station, cs, view))
 
     def rows(self, which: str, station: str, cs: int, view: int) -> list[tuple[Any, ...]]:

@@ -1,13 +1,16 @@
-"""Which ErrorInfo reasons, with which metadata keys, each RPC of the
-reference server can return: read off its source, not off a list kept by hand.
+"""Which ErrorInfo reasons, with which metadata keys and codes, each RPC of
+the reference server can return: read off its source, not off a list kept by
+hand.
 
-An RPC's servicer method calls store methods (``self._store.x(...)``); from
-there every ``self.y(...)``, ``self._transactions.z(...)`` and module-level
-helper called is followed. A reason is raised where ``errors.REASON`` appears;
-``errors.invalid(...)`` without a ``reason=`` raises INVALID_FIELD. The
-metadata keys of a raise are the keyword arguments of the call that names the
-reason (``central_system_id=...``), or the keys of its ``metadata={...}``.
-"""
+From an RPC's servicer method every call is followed through the modules of
+``ocpp_broker_protos.reference``: module functions (``_mask(...)``,
+``validation.name(...)``), the methods of the same class (``self.y(...)``)
+and the methods of attributes (``self._store.x(...)``, resolved to the class
+named like the attribute, else to every class that has such a method). A
+reason is raised where ``errors.REASON`` appears; ``errors.invalid(...)``
+without a ``reason=`` raises INVALID_FIELD. The metadata keys of a raise are
+the keyword arguments of the call that names the reason
+(``central_system_id=...``), or the keys of its ``metadata={...}``."""
 
 from __future__ import annotations
 
@@ -31,24 +34,42 @@ CONSTRUCTOR_CODES = {
 }
 
 
-def _functions(path: Path) -> dict[str, ast.FunctionDef]:
-    """Module functions by name and class methods by ``Class.name``."""
-    tree = ast.parse(path.read_text())
-    found: dict[str, ast.FunctionDef] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            found[node.name] = node
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef):
-                    found[f"{node.name}.{item.name}"] = item
-    return found
+class Function:
+    """A function or method of the reference server, where it lives."""
+
+    def __init__(self, node: ast.FunctionDef, module: str, cls: str | None) -> None:
+        self.node, self.module, self.cls = node, module, cls
 
 
-STORE = _functions(REFERENCE / "store.py")
-LOG = _functions(REFERENCE / "transactions.py")
-PAGING = _functions(REFERENCE / "paging.py")
-SERVICERS = _functions(REFERENCE / "servicers.py")
+def _load() -> tuple[dict[str, dict[str, Function]], dict[str, dict[str, str]]]:
+    """Per module: its functions and methods (``name`` / ``Class.name``), and
+    its imports from the reference package (local name -> ``module`` or
+    ``module.name``)."""
+    functions: dict[str, dict[str, Function]] = {}
+    imports: dict[str, dict[str, str]] = {}
+    for path in sorted(REFERENCE.glob("*.py")):
+        module = path.stem
+        tree = ast.parse(path.read_text())
+        table = functions.setdefault(module, {})
+        names = imports.setdefault(module, {})
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                table[node.name] = Function(node, module, None)
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef):
+                        table[f"{node.name}.{item.name}"] = Function(item, module, node.name)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE):
+                source = (node.module or "").removeprefix(PACKAGE).lstrip(".")
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    names[local] = f"{source}.{alias.name}" if source else alias.name
+    return functions, imports
+
+
+PACKAGE = "ocpp_broker_protos.reference"
+FUNCTIONS, IMPORTS = _load()
+METHODS = [f for table in FUNCTIONS.values() for f in table.values() if f.cls is not None]
 
 
 def _reason_of(node: ast.AST) -> str | None:
@@ -113,54 +134,52 @@ def _raises(function: ast.FunctionDef) -> Raised:
     return found
 
 
-def _module_callee(callee: ast.expr) -> ast.FunctionDef | None:
-    """``paging.f(...)`` or ``paging.OBJECT.method(...)``: a helper of the paging module."""
-    if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name) and callee.value.id == "paging":
-        return PAGING.get(callee.attr)
-    if (
-        isinstance(callee, ast.Attribute)
-        and isinstance(callee.value, ast.Attribute)
-        and isinstance(callee.value.value, ast.Name)
-        and callee.value.value.id == "paging"
-    ):
-        methods = [f for name, f in PAGING.items() if name.endswith(f".{callee.attr}")]
-        return methods[0] if len(methods) == 1 else None
-    return None
+def _methods_for(attribute: str, name: str) -> list[Function]:
+    """The methods ``self.<attribute>.<name>(...)`` can call."""
+    candidates = [f for f in METHODS if f.node.name == name]
+    named = [f for f in candidates if (f.cls or "").lower() == attribute.strip("_").lower()]
+    return named or candidates
 
 
-def _home(function: ast.FunctionDef) -> tuple[dict[str, ast.FunctionDef], str]:
-    """The functions of function's module and the name of its class ("" for a module function)."""
-    for functions in (STORE, LOG, PAGING):
-        for name, candidate in functions.items():
-            if candidate is function:
-                return functions, name.rpartition(".")[0]
-    raise LookupError(function.name)
-
-
-def _callees(function: ast.FunctionDef) -> Iterator[ast.FunctionDef]:
-    owner, cls = _home(function)
-    for node in ast.walk(function):
+def _callees(function: Function) -> Iterator[Function]:
+    table, names = FUNCTIONS[function.module], IMPORTS[function.module]
+    for node in ast.walk(function.node):
         if not isinstance(node, ast.Call):
             continue
         callee = node.func
-        helper = _module_callee(callee)
-        if helper is not None:
-            yield helper
-        elif isinstance(callee, ast.Name) and callee.id in owner:
-            yield owner[callee.id]
-        elif isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name) and callee.value.id == "self":
-            if f"{cls}.{callee.attr}" in owner:
-                yield owner[f"{cls}.{callee.attr}"]
+        if isinstance(callee, ast.Name):
+            if callee.id in table:
+                yield table[callee.id]
+            elif "." in names.get(callee.id, ""):
+                module, name = names[callee.id].rsplit(".", 1)
+                if name in FUNCTIONS.get(module, {}):
+                    yield FUNCTIONS[module][name]
+        elif isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name):
+            owner = callee.value.id
+            if owner == "self" and f"{function.cls}.{callee.attr}" in table:
+                yield table[f"{function.cls}.{callee.attr}"]
+            elif owner in names and callee.attr in FUNCTIONS.get(names[owner], {}):
+                yield FUNCTIONS[names[owner]][callee.attr]
         elif (
             isinstance(callee, ast.Attribute)
             and isinstance(callee.value, ast.Attribute)
-            and callee.value.attr == "_transactions"
-            and f"TransactionLog.{callee.attr}" in LOG
+            and isinstance(callee.value.value, ast.Name)
+            and callee.value.value.id == "self"
         ):
-            yield LOG[f"TransactionLog.{callee.attr}"]
+            yield from _methods_for(callee.value.attr, callee.attr)
+        elif (
+            isinstance(callee, ast.Attribute)
+            and isinstance(callee.value, ast.Attribute)
+            and isinstance(callee.value.value, ast.Name)
+            and callee.value.value.id in names
+        ):
+            # ``module.OBJECT.method(...)``, like ``paging.MAPPINGS.cursor(...)``:
+            # a method of a class of that module.
+            module = names[callee.value.value.id]
+            yield from (f for f in METHODS if f.module == module and f.node.name == callee.attr)
 
 
-def _reachable(start: ast.FunctionDef) -> Raised:
+def _reachable(start: Function) -> Raised:
     found: Raised = {}
     seen: set[int] = set()
     todo = [start]
@@ -169,7 +188,7 @@ def _reachable(start: ast.FunctionDef) -> Raised:
         if id(function) in seen:
             continue
         seen.add(id(function))
-        for reason, keys in _raises(function).items():
+        for reason, keys in _raises(function.node).items():
             found.setdefault(reason, set()).update(keys)
         todo.extend(_callees(function))
     return found
@@ -177,25 +196,19 @@ def _reachable(start: ast.FunctionDef) -> Raised:
 
 def wrapper_reasons() -> Raised:
     """What the servicers' one wrapper adds to every RPC (unparsable request, internal error)."""
-    return _raises(SERVICERS["_rpc"])
+    return _raises(FUNCTIONS["servicers"]["_rpc"].node)
 
 
 def rpc_reasons() -> dict[tuple[str, str], Raised]:
-    """(service, method) -> the reasons the reference server's store raises for it."""
+    """(service, method) -> the reasons the reference server can return for it."""
     found: dict[tuple[str, str], Raised] = {}
-    for qualified, method in SERVICERS.items():
-        if "." not in qualified or not any(isinstance(d, ast.Name) and d.id == "_rpc" for d in method.decorator_list):
+    for function in FUNCTIONS["servicers"].values():
+        decorators = function.node.decorator_list
+        if function.cls is None or not any(isinstance(d, ast.Name) and d.id == "_rpc" for d in decorators):
             continue
-        cls, name = qualified.split(".")
-        raised: Raised = {}
-        for node in ast.walk(method):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Attribute)
-                and node.func.value.attr == "_store"
-            ):
-                for reason, keys in _reachable(STORE[f"Store.{node.func.attr}"]).items():
-                    raised.setdefault(reason, set()).update(keys)
-        found[(cls.removesuffix("Servicer") + "Service", name)] = raised
+        service = function.cls.removesuffix("Servicer") + "Service"
+        # The wrapper's own reasons are checked apart, against the service comment.
+        found[(service, function.node.name)] = {
+            reason: keys for reason, keys in _reachable(function).items() if reason not in wrapper_reasons()
+        }
     return found

@@ -23,10 +23,12 @@ _WORKER_VIEWS = frozenset(WorkerView.values())
 # Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069):
 # they make text display in another order than it is stored ("Trojan
 # Source"), so an operator would read a name that is not the one stored.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+# Unicode category Cc is exactly U+0000-001F and U+007F-009F.
+_HIDDEN_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 # Line breaks and tabs are the ordinary white space of multi-line text (a
 # browser's textarea sends CR LF); every other control character is refused.
-DESCRIPTION_CONTROLS = frozenset("\t\n\r")
+_HIDDEN_IN_DESCRIPTION = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 _BROKEN_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 Violations = list[FieldViolation]
@@ -54,20 +56,20 @@ def non_negative(value: int, path: str) -> Violations:
     return [] if value >= 0 else [FieldViolation(path, f"must not be negative, got {value}")]
 
 
-def _hidden_characters(value: str, allowed_controls: frozenset[str] = frozenset()) -> str | None:
+def _hidden_characters(value: str, pattern: re.Pattern[str], controls: str) -> str | None:
     """Why value holds a character that would hide what it says, or None."""
-    for position, char in enumerate(value):
-        if char in allowed_controls:
-            continue
-        if unicodedata.category(char) == "Cc":
-            which = "control characters other than tab and line breaks" if allowed_controls else "control characters"
-            return f"must not contain {which}; found U+{ord(char):04X} at position {position}"
-        if char in BIDI_CONTROLS:
-            return (
-                "must not contain bidirectional override or isolate characters, which show text in another "
-                f"order than it is stored; found U+{ord(char):04X} at position {position}"
-            )
-    return None
+    if value.isprintable():  # no Cc or Cf character at all: the common case, at C speed
+        return None
+    found = pattern.search(value)
+    if found is None:
+        return None
+    char, position = found.group(), found.start()
+    if unicodedata.category(char) == "Cc":
+        return f"must not contain {controls}; found U+{ord(char):04X} at position {position}"
+    return (
+        "must not contain bidirectional override or isolate characters, which show text in another "
+        f"order than it is stored; found U+{ord(char):04X} at position {position}"
+    )
 
 
 def name(value: str, path: str = "name") -> Violations:
@@ -75,13 +77,13 @@ def name(value: str, path: str = "name") -> Violations:
         return [FieldViolation(path, "must not be empty or blank")]
     if len(value) > NAME_MAX:
         return [FieldViolation(path, f"must be at most {NAME_MAX} characters, got {len(value)}")]
-    hidden = _hidden_characters(value)
+    hidden = _hidden_characters(value, _HIDDEN_IN_NAME, "control characters")
     if hidden:
         return [FieldViolation(path, hidden)]
     # Format characters (Unicode category Cf) such as U+200B ZERO WIDTH SPACE
     # or U+200D ZERO WIDTH JOINER are fine inside a name (some scripts and
     # emoji need them), but a name made of nothing else shows as blank.
-    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+    if not value.isprintable() and all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
         return [FieldViolation(path, "must have a visible character, not only white space and invisible ones")]
     return []
 
@@ -89,7 +91,7 @@ def name(value: str, path: str = "name") -> Violations:
 def description(value: str, path: str = "description") -> Violations:
     if len(value) > DESCRIPTION_MAX:
         return [FieldViolation(path, f"must be at most {DESCRIPTION_MAX} characters, got {len(value)}")]
-    hidden = _hidden_characters(value, DESCRIPTION_CONTROLS)
+    hidden = _hidden_characters(value, _HIDDEN_IN_DESCRIPTION, "control characters other than tab and line breaks")
     if hidden:
         return [FieldViolation(path, hidden)]
     return []
