@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import grpc
 import pytest
 
-from ocpp_broker_protos import conformance
+from ocpp_broker_protos import conformance, errors
 from ocpp_broker_protos.reference import ReferenceServer
 from ocpp_broker_protos.reference.demo import demo_store
 from tests.broken_variants import VARIANTS, broken_server
@@ -102,7 +102,7 @@ def test_cli_fails_and_says_why_against_a_broken_server(monkeypatch):
         result = run_cli("conformance", "--target", server.target, "-k", "master", timeout=300)
     assert result.returncode == 1
     assert "FAILED" in result.stdout
-    assert "expected FAILED_PRECONDITION reason=SECOND_ENABLED_MASTER, got OK" in result.stdout
+    assert f"expected FAILED_PRECONDITION reason={errors.SECOND_ENABLED_MASTER}, got OK" in result.stdout
 
 
 def test_cli_rejects_a_pattern_that_matches_nothing():

@@ -7,6 +7,7 @@ from functools import partial
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.connection.v1 import connection_pb2 as pb
@@ -78,7 +79,7 @@ def connection_needs_a_central_system(ctx: Context) -> None:
     gone = ctx.new_central_system()
     ctx.central_systems.DeleteCentralSystem(cs_pb.DeleteCentralSystemRequest(id=gone.id))
     ctx.expect_error(
-        lambda: _connect(ctx, gone.id, ctx.station()), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND"
+        lambda: _connect(ctx, gone.id, ctx.station()), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND
     )
 
 
@@ -90,7 +91,7 @@ def connection_needs_an_enabled_mapping(ctx: Context) -> None:
     ctx.new_mapping(disabled, cs.id, is_enabled=False)
     for station in (unmapped, disabled):
         ctx.expect_error(
-            partial(_connect, ctx, cs.id, station), grpc.StatusCode.FAILED_PRECONDITION, "NO_ENABLED_MAPPING"
+            partial(_connect, ctx, cs.id, station), grpc.StatusCode.FAILED_PRECONDITION, errors.NO_ENABLED_MAPPING
         )
 
 
@@ -101,9 +102,13 @@ def connection_pair_is_unique(ctx: Context) -> None:
     station = ctx.station()
     ctx.new_mapping(station, cs.id)
     _connect(ctx, cs.id, station)
-    ctx.expect_error(lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS")
+    ctx.expect_error(
+        lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS
+    )
     ctx.connections.DisconnectStation(pb.DisconnectStationRequest(central_system_id=cs.id, station_id=station))
-    ctx.expect_error(lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS")
+    ctx.expect_error(
+        lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS
+    )
 
 
 @case(S + "CreateConnection", S + "RecreateConnection", S + "DisconnectStation")
@@ -117,7 +122,9 @@ def connection_arguments_are_validated(ctx: Context) -> None:
         ),
     ]
     for call in calls:
-        ctx.expect_error(call, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", {"central_system_id", "station_id"})
+        ctx.expect_error(
+            call, grpc.StatusCode.INVALID_ARGUMENT, errors.INVALID_FIELD, {"central_system_id", "station_id"}
+        )
 
 
 @case(S + "DisconnectStation", S + "RecreateConnection")
@@ -154,14 +161,14 @@ def connection_must_exist(ctx: Context) -> None:
             pb.RecreateConnectionRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.NOT_FOUND,
-        "CONNECTION_NOT_FOUND",
+        errors.CONNECTION_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.DisconnectStation(
             pb.DisconnectStationRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.NOT_FOUND,
-        "CONNECTION_NOT_FOUND",
+        errors.CONNECTION_NOT_FOUND,
     )
 
 
@@ -173,17 +180,17 @@ def worker_of_unknown_central_system(ctx: Context) -> None:
     ctx.expect_error(
         lambda: ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=gone.id)),
         grpc.StatusCode.NOT_FOUND,
-        "CENTRAL_SYSTEM_NOT_FOUND",
+        errors.CENTRAL_SYSTEM_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.GetWorkerConnections(pb.GetWorkerConnectionsRequest(central_system_id=gone.id)),
         grpc.StatusCode.NOT_FOUND,
-        "CENTRAL_SYSTEM_NOT_FOUND",
+        errors.CENTRAL_SYSTEM_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=0)),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"central_system_id"},
     )
 
@@ -205,5 +212,5 @@ def disabled_mapping_blocks_recreate(ctx: Context) -> None:
             pb.RecreateConnectionRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "NO_ENABLED_MAPPING",
+        errors.NO_ENABLED_MAPPING,
     )
