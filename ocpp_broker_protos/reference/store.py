@@ -17,18 +17,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sortedcontainers import SortedDict
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
-from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
+from ocpp_broker_protos.connection.v1.connection_pb2 import WORKER_VIEW_BASIC, ConnectionInfo, WorkerInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
-from ocpp_broker_protos.reference import errors, validation
+from ocpp_broker_protos.reference import errors, paging, validation
 from ocpp_broker_protos.reference.errors import FieldViolation
+from ocpp_broker_protos.reference.mapping_table import MappingTable
+from ocpp_broker_protos.reference.paging import Cursor, Page
 from ocpp_broker_protos.reference.transactions import TransactionLog
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import (
     GetAllTransactionsResponse,
     Transaction,
 )
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = paging.TRANSACTIONS.default_size
+MAX_PAGE_SIZE = paging.MAX_PAGE_SIZE
 CENTRAL_SYSTEM_FIELDS = ("name", "websocket_url", "description")
 MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
 # Station ids are ASCII, so this sorts after every one of them.
@@ -58,7 +60,7 @@ def _raise_if(violations: Iterable[FieldViolation]) -> None:
 class Store:
     """All state of the reference server, guarded by one lock."""
 
-    #: Page size when a request's limit is 0, and the largest page served.
+    #: GetAllTransactions' page size when its limit is 0, and the largest page served.
     default_page_size = DEFAULT_PAGE_SIZE
     max_page_size = MAX_PAGE_SIZE
 
@@ -72,8 +74,8 @@ class Store:
             self._next_id = 1
             self._central_systems: SortedDict[int, CentralSystem] = SortedDict()
             self._names: dict[str, int] = {}
-            # (station_id, central_system_id) -> Mapping
-            self._mappings: SortedDict[tuple[str, int], Mapping] = SortedDict()
+            # (station_id, central_system_id) -> Mapping, and by central system
+            self._mappings = MappingTable()
             # (central_system_id, station_id) -> connected
             self._connections: SortedDict[tuple[int, str], bool] = SortedDict()
             self._transactions = TransactionLog()
@@ -153,6 +155,20 @@ class Store:
         with self._lock:
             return [_copy(cs) for cs in self._central_systems.values()]
 
+    def central_systems_page(self, page_size: int = 0, page_token: str = "") -> Page[CentralSystem]:
+        """One page of ListCentralSystems; see the RPC's documentation."""
+        _raise_if(paging.size_violations(page_size))
+        cursor = paging.CENTRAL_SYSTEMS.cursor(page_size, page_token, ())
+        if cursor.whole:
+            found = self.list_central_systems()
+            return Page(found, "", len(found))
+        with self._lock:
+            table = self._central_systems
+            hi = len(table)
+            start, stop = cursor.window(0, hi, lambda after: table.bisect_right(after[0]))
+            items = [_copy(cs) for cs in table.values()[start:stop]]
+            return cursor.page(items, stop, 0, hi, lambda: (items[-1].id,))
+
     def update_central_system(
         self,
         central_system_id: int,
@@ -188,7 +204,7 @@ class Store:
         _raise_if(validation.positive_id(central_system_id, "id"))
         with self._lock:
             stored = self._central_system(central_system_id)
-            mappings = [k for k in self._mappings if k[1] == central_system_id]
+            mappings = [(station, central_system_id) for station in self._mappings.stations_of(central_system_id)]
             connections = list(self._worker_keys(central_system_id))
             if (mappings or connections) and not force:
                 raise errors.failed_precondition(
@@ -198,10 +214,10 @@ class Store:
                     "delete them first or set force",
                     central_system_id=str(central_system_id),
                 )
-            for key in mappings:
-                del self._mappings[key]
-            for key in connections:
-                del self._connections[key]
+            for mapping_key in mappings:
+                del self._mappings[mapping_key]
+            for connection_key in connections:
+                del self._connections[connection_key]
             del self._names[stored.name]
             del self._central_systems[central_system_id]
 
@@ -236,15 +252,48 @@ class Store:
         return found
 
     def list_mappings(self, station_id: str = "", central_system_id: int = 0) -> list[Mapping]:
-        _raise_if(
-            [
-                *validation.optional_station_id(station_id),
-                *validation.non_negative(central_system_id, "central_system_id"),
-            ]
-        )
+        _raise_if(self._mapping_filter_violations(station_id, central_system_id))
+        cursor = paging.MAPPINGS.cursor(0, "", (station_id, central_system_id))
         with self._lock:
-            found = self._station_mappings(station_id) if station_id else self._mappings.values()
-            return [_copy(m) for m in found if central_system_id in (0, m.central_system_id)]
+            return self._mappings_window(cursor, station_id, central_system_id).items
+
+    def mappings_page(
+        self, station_id: str = "", central_system_id: int = 0, page_size: int = 0, page_token: str = ""
+    ) -> Page[Mapping]:
+        """One page of GetAllMappings; see the RPC's documentation."""
+        _raise_if([*self._mapping_filter_violations(station_id, central_system_id), *paging.size_violations(page_size)])
+        cursor = paging.MAPPINGS.cursor(page_size, page_token, (station_id, central_system_id))
+        if cursor.whole:
+            found = self.list_mappings(station_id, central_system_id)
+            return Page(found, "", len(found))
+        with self._lock:
+            return self._mappings_window(cursor, station_id, central_system_id)
+
+    @staticmethod
+    def _mapping_filter_violations(station_id: str, central_system_id: int) -> list[FieldViolation]:
+        return [
+            *validation.optional_station_id(station_id),
+            *validation.non_negative(central_system_id, "central_system_id"),
+        ]
+
+    def _mappings_window(self, cursor: Cursor, station_id: str, central_system_id: int) -> Page[Mapping]:
+        table = self._mappings
+        if central_system_id and not station_id:
+            # That central system's own sorted station ids: no scan of others.
+            stations = table.stations_of(central_system_id)
+            hi = len(stations)
+            start, stop = cursor.window(0, hi, lambda after: stations.bisect_right(after[0]))
+            items = [_copy(table[(station, central_system_id)]) for station in stations[start:stop]]
+            return cursor.page(items, stop, 0, hi, lambda: (items[-1].station_id, central_system_id))
+        if station_id:
+            # One station's mappings, or the one mapping of both filters.
+            first, last = (central_system_id, central_system_id) if central_system_id else (0, validation.INT32_MAX)
+            lo, hi = table.bisect_left((station_id, first)), table.bisect_right((station_id, last))
+        else:
+            lo, hi = 0, len(table)
+        start, stop = cursor.window(lo, hi, table.bisect_right)
+        items = [_copy(table[key]) for key in table.islice(start, stop)]
+        return cursor.page(items, stop, lo, hi, lambda: (items[-1].station_id, items[-1].central_system_id))
 
     def create_mapping(
         self,
@@ -337,6 +386,14 @@ class Store:
     def _worker_keys(self, central_system_id: int) -> Iterable[tuple[int, str]]:
         return list(self._connections.irange((central_system_id, ""), (central_system_id, _AFTER_ANY_STATION)))
 
+    def _worker_range(self, central_system_id: int) -> tuple[int, int]:
+        """Positions of a worker's connections among all connections: O(log n)."""
+        connections = self._connections
+        return (
+            connections.bisect_left((central_system_id, "")),
+            connections.bisect_left((central_system_id, _AFTER_ANY_STATION)),
+        )
+
     def _worker_connections(self, central_system_id: int) -> list[ConnectionInfo]:
         return [
             ConnectionInfo(station_id=station, central_system_id=cs, connected=self._connections[(cs, station)])
@@ -352,20 +409,62 @@ class Store:
             connections=connections,
         )
 
+    def _worker_in_view(self, cs: CentralSystem, view: int) -> WorkerInfo:
+        if view != WORKER_VIEW_BASIC:
+            return self._worker(cs)
+        lo, hi = self._worker_range(cs.id)
+        return WorkerInfo(central_system_id=cs.id, central_system_name=cs.name, connections_count=hi - lo)
+
     def list_workers(self) -> list[WorkerInfo]:
         with self._lock:
             return [self._worker(cs) for cs in self._central_systems.values()]
 
-    def get_worker(self, central_system_id: int) -> WorkerInfo:
-        _raise_if(validation.positive_id(central_system_id, "central_system_id"))
+    def workers_page(self, page_size: int = 0, page_token: str = "", view: int = 0) -> Page[WorkerInfo]:
+        """One page of ListWorkers; see the RPC's documentation."""
+        _raise_if([*paging.size_violations(page_size), *validation.worker_view(view)])
+        # Unspecified is the full view, so a token serves both spellings.
+        basic = view == WORKER_VIEW_BASIC
+        cursor = paging.WORKERS.cursor(page_size, page_token, (basic,))
+        if cursor.whole and not basic:
+            found = self.list_workers()
+            return Page(found, "", len(found))
         with self._lock:
-            return self._worker(self._central_system(central_system_id))
+            table = self._central_systems
+            hi = len(table)
+            start, stop = cursor.window(0, hi, lambda after: table.bisect_right(after[0]))
+            items = [self._worker_in_view(cs, view) for cs in table.values()[start:stop]]
+            return cursor.page(items, stop, 0, hi, lambda: (items[-1].central_system_id,))
+
+    def get_worker(self, central_system_id: int, view: int = 0) -> WorkerInfo:
+        _raise_if([*validation.positive_id(central_system_id, "central_system_id"), *validation.worker_view(view)])
+        with self._lock:
+            return self._worker_in_view(self._central_system(central_system_id), view)
 
     def worker_connections(self, central_system_id: int) -> list[ConnectionInfo]:
         _raise_if(validation.positive_id(central_system_id, "central_system_id"))
         with self._lock:
             self._central_system(central_system_id)
             return self._worker_connections(central_system_id)
+
+    def worker_connections_page(
+        self, central_system_id: int, page_size: int = 0, page_token: str = ""
+    ) -> Page[ConnectionInfo]:
+        """One page of GetWorkerConnections; see the RPC's documentation."""
+        _raise_if([*validation.positive_id(central_system_id, "central_system_id"), *paging.size_violations(page_size)])
+        cursor = paging.WORKER_CONNECTIONS.cursor(page_size, page_token, (central_system_id,))
+        if cursor.whole:
+            found = self.worker_connections(central_system_id)
+            return Page(found, "", len(found))
+        with self._lock:
+            self._central_system(central_system_id)
+            connections = self._connections
+            lo, hi = self._worker_range(central_system_id)
+            start, stop = cursor.window(lo, hi, lambda after: connections.bisect_right((central_system_id, after[0])))
+            items = [
+                ConnectionInfo(station_id=station, central_system_id=cs, connected=connected)
+                for (cs, station), connected in connections.items()[start:stop]
+            ]
+            return cursor.page(items, stop, lo, hi, lambda: (items[-1].station_id,))
 
     def _connection_args(self, central_system_id: int, station_id: str) -> None:
         _raise_if(
@@ -466,6 +565,7 @@ class Store:
         station_id: str = "",
         central_system_id: int = 0,
         active_only: bool = False,
+        page_token: str = "",
     ) -> bytes:
         """The serialized GetAllTransactionsResponse, straight from the stored bytes."""
         _raise_if(
@@ -476,9 +576,14 @@ class Store:
                 *validation.non_negative(central_system_id, "central_system_id"),
             ]
         )
-        size = self.default_page_size if limit == 0 else min(limit, self.max_page_size)
+        cursor = paging.TRANSACTIONS.cursor(
+            limit,
+            page_token,
+            (station_id, central_system_id, bool(active_only)),
+            (self.default_page_size, self.max_page_size),
+        )
         with self._lock:
-            return self._transactions.page(size, offset, station_id, central_system_id, active_only)
+            return self._transactions.page(cursor, offset, station_id, central_system_id, active_only)
 
     def transactions_page(
         self,
@@ -487,10 +592,11 @@ class Store:
         station_id: str = "",
         central_system_id: int = 0,
         active_only: bool = False,
+        page_token: str = "",
     ) -> GetAllTransactionsResponse:
         """One page, ordered by started_at descending then id; see the RPC's documentation."""
         return GetAllTransactionsResponse.FromString(
-            self.transactions_page_encoded(limit, offset, station_id, central_system_id, active_only)
+            self.transactions_page_encoded(limit, offset, station_id, central_system_id, active_only, page_token)
         )
 
     def transaction_count(self) -> int:
