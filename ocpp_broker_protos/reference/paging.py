@@ -4,15 +4,18 @@ A token is the keyset position of the last item a page returned (its sort
 key, never an offset), bound to the list and to the request's filters (and
 view), in a small versioned binary form, urlsafe base64 without padding::
 
-    version (1 byte) | list (1 byte) | binding digest (8 bytes) | key parts
+    version (1 byte) | list (1 byte) | key parts | digest (8 bytes)
 
 Each key part is an int (8 bytes, signed, big-endian) or a str / bytes (a
-2-byte length, then the UTF-8 or raw bytes). A page starts right after the
-token's key, found by bisection in the list's sorted container, so any page
-costs O(log n + page size) and an insert or delete elsewhere never shifts it.
-Decoding is strict (canonical base64, exact length, valid UTF-8), so a token
-that was not issued for this list and these filters is ``INVALID_PAGE_TOKEN``.
-Tokens carry no time, so they do not expire.
+2-byte length, then the UTF-8 or raw bytes). The digest covers the list, the
+request's filters (and view) and the key parts, so a token replayed with
+other filters, or damaged on its way, does not verify. A page starts right
+after the token's key, found by bisection in the list's sorted container, so
+any page costs O(log n + page size) and an insert or delete elsewhere never
+shifts it. Decoding is strict (canonical base64, exact length, valid UTF-8);
+whatever fails is ``INVALID_PAGE_TOKEN``. Tokens carry no time, so they do
+not expire; they are not secret either, only opaque (clients must not build
+them, and a hand-built one can only name a position in the list).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ VERSION = 1
 #: Longer strings are never a token of this server; they are refused unread.
 MAX_TOKEN_LENGTH = 512
 
-_HEADER = struct.Struct(">BB8s")
+_HEADER = struct.Struct(">BB")
+_DIGEST_SIZE = 8
 _INT = struct.Struct(">q")
 _LENGTH = struct.Struct(">H")
 
@@ -70,18 +74,21 @@ class Listing:
         # None: a page size of 0 means no limit (the lists without `limit`).
         self.default_size = default_size
 
-    def _digest(self, binding: Key) -> bytes:
-        return hashlib.blake2b(repr((self.number, binding)).encode(), digest_size=8).digest()
+    def _digest(self, binding: Key, body: bytes) -> bytes:
+        digest = hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
+        digest.update(body)
+        return digest.digest()
 
     def token(self, binding: Key, key: Key) -> str:
-        parts = [_HEADER.pack(VERSION, self.number, self._digest(binding))]
+        parts = [_HEADER.pack(VERSION, self.number)]
         for kind, value in zip(self.key_types, key, strict=True):
             if kind is int:
                 parts.append(_INT.pack(value))
             else:
                 raw = value.encode() if kind is str else value
                 parts.append(_LENGTH.pack(len(raw)) + raw)
-        return base64.urlsafe_b64encode(b"".join(parts)).rstrip(b"=").decode("ascii")
+        body = b"".join(parts)
+        return base64.urlsafe_b64encode(body + self._digest(binding, body)).rstrip(b"=").decode("ascii")
 
     def _key(self, token: str, binding: Key) -> Key:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
@@ -91,13 +98,20 @@ class Listing:
         except (binascii.Error, ValueError):
             raise _bad_token("is not a page token of this list") from None
         # Only the canonical spelling is a token, so each position has one.
-        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token or len(raw) < _HEADER.size:
+        if (
+            base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token
+            or len(raw) < _HEADER.size + _DIGEST_SIZE
+        ):
             raise _bad_token("is not a page token of this list")
-        version, number, digest = _HEADER.unpack_from(raw)
+        version, number = _HEADER.unpack_from(raw)
         if version != VERSION or number != self.number:
             raise _bad_token(f"was not issued for {self.name}")
-        if digest != self._digest(binding):
-            raise _bad_token("was issued for other filters or another view; pass the same ones as for the first page")
+        raw, digest = raw[:-_DIGEST_SIZE], raw[-_DIGEST_SIZE:]
+        if digest != self._digest(binding, raw):
+            raise _bad_token(
+                "was issued for other filters or another view, or is damaged; "
+                "pass it back unchanged, with the filters of the first page"
+            )
         key: list[Any] = []
         at = _HEADER.size
         try:
