@@ -134,6 +134,11 @@ _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
 
 
+def page_items(response: Message) -> list[Any]:
+    """The items of one page of any list: every list response holds them in field 1."""
+    return list(getattr(response, response.DESCRIPTOR.fields_by_number[1].name))
+
+
 @dataclass(frozen=True)
 class Walk(Generic[_Resp]):
     """What a walk through a list by page tokens read."""
@@ -259,7 +264,7 @@ class Context:
             paged.page_token = token
             response = call(paged)
             pages.append(response)
-            page = list(getattr(response, response.DESCRIPTOR.fields_by_number[1].name))
+            page = page_items(response)
             if size > 0:
                 self.expect(
                     len(page) <= min(size, MAX_PAGE_SIZE),

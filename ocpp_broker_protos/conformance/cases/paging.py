@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
-from ocpp_broker_protos.conformance.kit import MAX_PAGE_SIZE, Context, Walk, case
+from ocpp_broker_protos.conformance.kit import MAX_PAGE_SIZE, Context, Walk, case, page_items
 from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
 from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.transaction.v1 import transaction_pb2 as tx_pb
@@ -51,19 +51,15 @@ class _Part:
     #: True when the request's filters select exactly the own objects;
     #: False when they sit at the end of an unfiltered list.
     exact: bool
-    #: Add an object of one's own; before=True asks for a key ahead of the
-    #: walk's position where the list's order allows it (new ids always sort last).
+    #: Add an object of one's own; True asks for a key that sorts before the
+    #: own objects, where the list's order allows it (new ids always sort last).
     add: Callable[[bool], Any]
     remove: Callable[[Any], object]
+    #: Items of others a walk may pass with pages of 1000 before it reaches
+    #: the own part: 0 on an exact part.
+    others: int = 0
 
-    def ahead(self, ctx: Context) -> int:
-        """How many items of others come before the own part (a guess under concurrent writes)."""
-        if self.exact:
-            return 0
-        total = self.page(ctx, page_size=1).total_count
-        return max(0, int(total) - len(self.own))
-
-    def page(self, ctx: Context, **fields: Any) -> Any:
+    def page(self, **fields: Any) -> Any:
         request = type(self.request)()
         request.CopyFrom(self.request)
         for name, value in fields.items():
@@ -75,21 +71,28 @@ class _Part:
         ctx: Context,
         size: int,
         between: Callable[[list[Any]], object] | None = None,
-        ahead: int | None = None,
         max_items: int | None = None,
     ) -> Walk[Any]:
         """Walk the list: pages of up to 1000 over the others' items, then pages of size over the own part."""
-        before = self.ahead(ctx) if ahead is None else ahead
 
         def schedule(read: int) -> int:
-            return min(MAX_PAGE_SIZE, before - read) if read < before else size
+            return min(MAX_PAGE_SIZE, self.others - read) if read < self.others else size
 
         return ctx.walk(self.call, self.request, schedule, between, max_items)
 
+    def pages_at_size(self, walk: Walk[Any]) -> list[Any]:
+        """The pages of a walk asked for with the case's page size, not with the 1000 of the passage over others."""
+        read, chosen = 0, []
+        for page in walk.pages:
+            if read >= self.others:
+                chosen.append(page)
+            read += len(page_items(page))
+        return chosen
+
 
 class _OwnStations:
-    """Stations of one own central system, named so a case can place new ones
-    ahead of a walk's position (`a…`) or behind it (`c…`); the first ones are `b…`."""
+    """Stations of one own central system, named so that new ones sort before
+    the first ones (`a…`) or after them (`c…`); the first ones are `b…`."""
 
     def __init__(self, ctx: Context, connect: bool) -> None:
         self.ctx = ctx
@@ -98,8 +101,8 @@ class _OwnStations:
         self._base = ctx.station()
         self._labels = iter(range(10**6))
 
-    def add(self, before: bool = False, prefix: str = "") -> str:
-        station = f"{self._base}-{prefix or ('a' if before else 'c')}{next(self._labels):04d}"
+    def add(self, earlier: bool = False, prefix: str = "") -> str:
+        station = f"{self._base}-{prefix or ('a' if earlier else 'c')}{next(self._labels):04d}"
         self.ctx.new_mapping(station, self.cs_id)
         if self.connect:
             self.ctx.connections.CreateConnection(
@@ -123,7 +126,7 @@ def _mappings_of(own: _OwnStations, stations: list[str]) -> _Part:
         lambda m: (m.station_id, m.central_system_id),
         [(station, cs_id) for station in stations],
         True,
-        lambda before: (own.add(before), cs_id),
+        lambda earlier: (own.add(earlier), cs_id),
         lambda key: own.remove(key[0]),
     )
 
@@ -154,33 +157,52 @@ def _remove_central_system(ctx: Context, central_system_id: int) -> None:
     ctx.central_systems.DeleteCentralSystem(cs_pb.DeleteCentralSystemRequest(id=central_system_id, force=True))
 
 
-def _new_central_system_id(ctx: Context, before: bool = False) -> int:
-    # New ids sort after every existing one: `before` cannot be honoured.
+def _new_central_system_id(ctx: Context, earlier: bool = False) -> int:
+    # New ids sort after every existing one: `earlier` cannot be honoured.
     return ctx.new_central_system().id
 
 
-def _central_systems(ctx: Context, count: int) -> _Part:
+#: How far short of the own part the passage over others' items stops, so
+#: that others deleting central systems meanwhile do not carry it past the
+#: start of the own part.
+MARGIN = 20
+
+
+def _tail(ctx: Context, call: Callable[[Any], Any], request: Message, key: Callable[[Any], Any], count: int) -> _Part:
+    """The end of an unfiltered list of central systems (or their workers), where new ids land."""
+    counted: Any = type(request)()
+    counted.CopyFrom(request)
+    counted.page_size = 1
+    # Counted before the own ones exist: others created afterwards sort after
+    # them (ids grow), so the passage over the others never reaches them early.
+    before = int(call(counted).total_count)
     return _Part(
-        ctx.central_systems.ListCentralSystems,
-        cs_pb.ListCentralSystemsRequest(),
-        lambda cs: cs.id,
+        call,
+        request,
+        key,
         [ctx.new_central_system().id for _ in range(count)],
         False,
         partial(_new_central_system_id, ctx),
         partial(_remove_central_system, ctx),
+        others=max(0, before - MARGIN),
     )
+
+
+def _central_systems(ctx: Context, count: int) -> _Part:
+    return _tail(ctx, ctx.central_systems.ListCentralSystems, cs_pb.ListCentralSystemsRequest(), _id, count)
 
 
 def _workers(ctx: Context, count: int) -> _Part:
-    return _Part(
-        ctx.connections.ListWorkers,
-        conn_pb.ListWorkersRequest(view=conn_pb.WORKER_VIEW_BASIC),
-        lambda w: w.central_system_id,
-        [ctx.new_central_system().id for _ in range(count)],
-        False,
-        partial(_new_central_system_id, ctx),
-        partial(_remove_central_system, ctx),
-    )
+    request = conn_pb.ListWorkersRequest(view=conn_pb.WORKER_VIEW_BASIC)
+    return _tail(ctx, ctx.connections.ListWorkers, request, _central_system_id, count)
+
+
+def _id(central_system: cs_pb.CentralSystem) -> int:
+    return central_system.id
+
+
+def _central_system_id(worker: conn_pb.WorkerInfo) -> int:
+    return worker.central_system_id
 
 
 PARTS: dict[str, Callable[[Context, int], _Part]] = {
@@ -205,12 +227,17 @@ def _judge_walk(ctx: Context, part: _Part, walk: Walk[Any], what: str) -> list[A
             f"{what}: items in strictly ascending order, none twice",
             f"{keys[index - 1]!r} then {keys[index]!r}",
         )
+    _judge_own(ctx, part, keys, what)
+    return keys
+
+
+def _judge_own(ctx: Context, part: _Part, keys: list[Any], what: str) -> None:
+    """Every own object once, in order; on an exact part, nothing else."""
     if part.exact:
         ctx.expect_equal(f"{what}: items", keys, part.own)
     else:
         own = set(part.own)
         ctx.expect_equal(f"{what}: own items", [k for k in keys if k in own], part.own)
-    return keys
 
 
 def _judge_exact_pages(ctx: Context, part: _Part, walk: Walk[Any], size: int, what: str) -> None:
@@ -243,9 +270,8 @@ def _snake(camel: str) -> str:
 
 def _walks_complete_and_ordered(ctx: Context, rpc: str) -> None:
     part = PARTS[rpc](ctx, 6)
-    ahead = part.ahead(ctx)
     for size in (1, 2, 3, 4, 6, 0):
-        walk = part.walk(ctx, size, ahead=ahead)
+        walk = part.walk(ctx, size)
         what = f"walk with page_size {size}"
         _judge_walk(ctx, part, walk, what)
         if part.exact:
@@ -262,7 +288,7 @@ _register_per_list(
     "walks_complete_and_ordered",
     "walks with page_size 1, 2, 3, 4, 6 and 0 (no limit) over six own objects return each exactly once, in "
     "order; next_page_token is empty exactly when nothing follows (also after a full last page); total_count "
-    "counts every match on every page.",
+    "counts every match on every page (exactly where a filter selects only the case's objects).",
     _walks_complete_and_ordered,
 )
 
@@ -270,21 +296,16 @@ _register_per_list(
 def _unpaged_request_gets_everything(ctx: Context, rpc: str) -> None:
     part = PARTS[rpc](ctx, 3)
     if part.exact:
-        response = part.page(ctx)
+        response = part.page()
         what = "a request without paging fields"
-    else:
-        # No filter bounds these lists: page_size 0 is asked for only at the
-        # tail, after pages of 1000 have passed the items of others.
-        ahead = part.ahead(ctx)
-        response = part.walk(ctx, 0, ahead=ahead).pages[-1]
-        what = "page_size 0 after the others' items"
-    items = list(getattr(response, response.DESCRIPTOR.fields_by_number[1].name))
-    keys = [part.key(item) for item in items]
-    if part.exact:
-        ctx.expect_equal(f"{what}: items", keys, part.own)
-    else:
-        ctx.expect_equal(f"{what}: own items", [k for k in keys if k in set(part.own)], part.own)
-    ctx.expect_equal(f"{what}: next_page_token", response.next_page_token, "")
+        _judge_own(ctx, part, [part.key(item) for item in page_items(response)], what)
+        ctx.expect_equal(f"{what}: next_page_token", response.next_page_token, "")
+        return
+    # No filter bounds these lists: page_size 0 is asked for only near the
+    # tail, after pages of 1000 have passed the items of others.
+    walk = part.walk(ctx, 0)
+    _judge_walk(ctx, part, walk, "page_size 0 after the others' items")
+    ctx.expect_equal("pages asked for with page_size 0 (one holds the whole rest)", len(part.pages_at_size(walk)), 1)
 
 
 _register_per_list(
@@ -298,7 +319,7 @@ _register_per_list(
 def _negative_page_size_is_invalid(ctx: Context, rpc: str) -> None:
     part = PARTS[rpc](ctx, 1)
     for size in (-1, -(2**31)):
-        ctx.expect_error(partial(part.page, ctx, page_size=size), INVALID, errors.INVALID_FIELD, {"page_size"})
+        ctx.expect_error(partial(part.page, page_size=size), INVALID, errors.INVALID_FIELD, {"page_size"})
 
 
 _register_per_list(
@@ -312,7 +333,7 @@ def _garbage_token_is_invalid(ctx: Context, rpc: str) -> None:
     part = PARTS[rpc](ctx, 1)
     for token in GARBAGE_TOKENS:
         ctx.expect_error(
-            partial(part.page, ctx, page_size=1, page_token=token), INVALID, errors.INVALID_PAGE_TOKEN, {"page_token"}
+            partial(part.page, page_size=1, page_token=token), INVALID, errors.INVALID_PAGE_TOKEN, {"page_token"}
         )
 
 
@@ -324,9 +345,8 @@ _register_per_list(
 
 
 def _token_into_own_part(ctx: Context, part: _Part) -> str:
-    """A token that points right after the first own item, so a wrong answer to it stays small."""
-    ahead = part.ahead(ctx)
-    walk = part.walk(ctx, 1, ahead=ahead, max_items=ahead + 1)
+    """A token that points near the own part, so a wrong answer to it stays small."""
+    walk = part.walk(ctx, 1, max_items=part.others + 1)
     token: str = walk.pages[-1].next_page_token
     ctx.expect(bool(token), "a next_page_token after the first of two own items", "none")
     return token
@@ -382,14 +402,14 @@ _register_per_list(
 
 def _page_size_capped(ctx: Context, part: _Part) -> None:
     for size in (MAX_PAGE_SIZE + 1, 2**31 - 1):
-        response = part.page(ctx, page_size=size)
-        items = getattr(response, response.DESCRIPTOR.fields_by_number[1].name)
+        response = part.page(page_size=size)
+        items = page_items(response)
         want = min(MAX_PAGE_SIZE, int(response.total_count))
         ctx.expect_equal(f"items with page_size {size} (total_count {response.total_count})", len(items), want)
         if part.exact:
             ctx.expect(bool(response.next_page_token), "a next_page_token after a capped page", "none")
-            rest = part.page(ctx, page_size=size, page_token=response.next_page_token)
-            got = [part.key(i) for i in (*items, *getattr(rest, rest.DESCRIPTOR.fields_by_number[1].name))]
+            rest = part.page(page_size=size, page_token=response.next_page_token)
+            got = [part.key(i) for i in (*items, *page_items(rest))]
             ctx.expect_equal(f"items of two pages of {size}", got, part.own)
             ctx.expect_equal("next_page_token of the last page", rest.next_page_token, "")
 
@@ -406,8 +426,8 @@ def page_size_is_capped_at_1000(ctx: Context) -> None:
 @case(LIST_CENTRAL_SYSTEMS, LIST_WORKERS)
 def unfiltered_page_size_is_capped_at_1000(ctx: Context) -> None:
     """ListCentralSystems and ListWorkers (basic view) give at most 1000 per page for any larger page_size."""
-    _page_size_capped(ctx, _central_systems(ctx, 2))
-    _page_size_capped(ctx, _workers(ctx, 2))
+    _page_size_capped(ctx, _central_systems(ctx, 0))
+    _page_size_capped(ctx, _workers(ctx, 0))
 
 
 def _stable_under_writes(ctx: Context, rpc: str) -> None:
@@ -420,33 +440,36 @@ def _stable_under_writes(ctx: Context, rpc: str) -> None:
         returned = {part.key(item) for item in read}
         step = next(steps)
         if step % 2 == 0:
-            # A delete behind the position: an offset token now skips one.
+            # Delete one already returned (an offset token now skips an item); add a later one.
             gone = next((v for v in pending if v in returned), None)
             if gone is not None:
                 part.remove(gone)
                 pending.remove(gone)
             part.add(False)
         else:
-            # An insert ahead of the position: an offset token now repeats one.
+            # Add one that sorts before the position (an offset token now repeats an item);
+            # delete one not returned yet.
             part.add(True)
-            ahead_of = next((v for v in pending if v not in returned), None)
-            if ahead_of is not None:
-                part.remove(ahead_of)
-                pending.remove(ahead_of)
+            unread = next((v for v in pending if v not in returned), None)
+            if unread is not None:
+                part.remove(unread)
+                pending.remove(unread)
 
     walk = part.walk(ctx, 2, between=write)
     keys = [part.key(item) for item in walk.items]
     ctx.expect(walk.complete, "a walk that reaches a page without next_page_token", "it stopped early")
     twice = sorted({k for k in keys if keys.count(k) > 1})
     ctx.expect_equal("items returned twice", twice, [])
-    missing = [k for k in stable if k not in set(keys)]
+    read = set(keys)
+    missing = [k for k in stable if k not in read]
     ctx.expect_equal("own items that existed throughout but were not returned", missing, [])
 
 
 _register_per_list(
     "stable_under_writes",
-    "while a walk with page_size 2 runs, own objects are created ahead of and behind its position and deleted "
-    "behind and ahead of it; every object that existed throughout is returned exactly once and none twice.",
+    "while a walk with page_size 2 runs, the case creates own objects that sort before and after its position "
+    "and deletes own ones already returned and not yet returned; every object that existed throughout is "
+    "returned exactly once and none twice.",
     _stable_under_writes,
 )
 
