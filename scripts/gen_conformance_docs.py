@@ -13,6 +13,8 @@ import sys
 from itertools import groupby
 from pathlib import Path
 
+from gen_api_docs import write_or_check
+
 from ocpp_broker_protos import conformance
 from ocpp_broker_protos.conformance.kit import Case
 
@@ -61,16 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/conformance.md is stale; write nothing")
     args = parser.parse_args()
-    text = render(conformance.cases())
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("docs/conformance.md is stale; run `make docs` and commit it")
-            return 1
-        print("docs/conformance.md is fresh")
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUTPUT, render(conformance.cases()), args.check)
 
 
 if __name__ == "__main__":
