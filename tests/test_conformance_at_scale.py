@@ -45,6 +45,7 @@ def build_fleet(store: Store) -> tuple[int, int]:
         store.create_mapping(station_id, roaming, weight=5)
         store.create_connection(primary, station_id)
         store.create_connection(roaming, station_id)
+    # One in ten is still open; the others ended after half an hour.
     store.add_transactions(
         Transaction(
             id=f"tx-{n:08d}",
@@ -52,6 +53,7 @@ def build_fleet(store: Store) -> tuple[int, int]:
             connector_id="1",
             central_system_id=primary,
             started_at=Timestamp(seconds=1_780_000_000 + n * 60),
+            ended_at=None if n % 10 == 0 else Timestamp(seconds=1_780_000_000 + n * 60 + 1800),
         )
         for n in range(TRANSACTIONS)
     )
