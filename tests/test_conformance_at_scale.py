@@ -12,6 +12,7 @@ than the RPCs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -25,9 +26,12 @@ from ocpp_broker_protos.connection.v1.connection_pb2_grpc import ConnectionServi
 from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1.mapping_pb2_grpc import MappingServiceStub
 from ocpp_broker_protos.reference import ReferenceServer, Store
+from ocpp_broker_protos.reference.demo import demo_store
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 
 STATIONS = 150_000
+#: The reads that return a list whose length the target decides.
+LISTS = {"ListCentralSystems", "ListWorkers", "GetAllMappings", "GetWorkerConnections", "GetWorker"}
 #: More than the transaction cases read (2000), so they judge a sample.
 TRANSACTIONS = 5_000
 
@@ -100,3 +104,54 @@ def test_the_whole_kit_passes_against_the_big_fleet_with_a_default_client(fleet)
         workers = ConnectionServiceStub(channel).ListWorkers(conn_pb.ListWorkersRequest(view=conn_pb.WORKER_VIEW_BASIC))
     assert (listed.total_count, mappings.total_count) == (2, 2 * STATIONS)
     assert [w.connections_count for w in workers.workers] == [STATIONS, STATIONS]
+
+
+class _Recorder(grpc.UnaryUnaryClientInterceptor):
+    """Keeps every request the kit sends, and the ids of the central systems it creates."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any]] = []
+        self.own_central_systems: set[int] = set()
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        method = details.method.rsplit("/", 1)[-1]
+        self.requests.append((method, request))
+        outcome = continuation(details, request)
+        if method == "CreateCentralSystem" and outcome.exception() is None:
+            self.own_central_systems.add(outcome.result().central_system.id)
+        return outcome
+
+
+def _unbounded(method: str, request: Any, own: set[int]) -> bool:
+    """Whether a request could ask a big target for more than a page of others' items.
+
+    page_size 0 with a token asks for the rest of a walk: the kit does that
+    only at the tail of a list, after its own objects."""
+    paged = method != "GetWorker" and (request.page_size != 0 or request.page_token != "")
+    if method == "ListCentralSystems":
+        return not paged
+    if method == "ListWorkers":
+        # A full view only for one worker after a token that points at own workers (replays).
+        one_after_own = request.page_size == 1 and request.page_token != ""
+        return not paged or (request.view != conn_pb.WORKER_VIEW_BASIC and not one_after_own)
+    if method == "GetAllMappings":
+        return not (paged or request.station_id or request.central_system_id)
+    if method == "GetWorkerConnections":
+        return not paged and request.central_system_id not in own
+    if method == "GetWorker":
+        # Id 0 is refused as invalid before anything is read.
+        return request.view != conn_pb.WORKER_VIEW_BASIC and request.central_system_id not in {0, *own}
+    return False
+
+
+def test_no_case_asks_for_an_unbounded_list():
+    # On the demo data, where an unbounded request would still succeed: only
+    # the requests themselves show it, whatever the size of the target.
+    recorder = _Recorder()
+    with ReferenceServer(store=demo_store()) as server, grpc.insecure_channel(server.target) as plain:
+        report = conformance.run(channel=grpc.intercept_channel(plain, recorder))
+    assert report.ok, report.table()
+    lists = [(m, r) for m, r in recorder.requests if m in LISTS]
+    assert {m for m, _ in lists} == LISTS
+    unbounded = [f"{m}({str(r).strip()!r})" for m, r in lists if _unbounded(m, r, recorder.own_central_systems)]
+    assert unbounded == []
