@@ -173,8 +173,9 @@ def _tail(ctx: Context, call: Callable[[Any], Any], request: Message, key: Calla
     counted: Any = type(request)()
     counted.CopyFrom(request)
     counted.page_size = 1
-    # Counted before the own ones exist: others created afterwards sort after
-    # them (ids grow), so the passage over the others never reaches them early.
+    # Counted before the own ones exist: every item counted sorts before them
+    # (ids grow), so a passage over fewer items than counted stops short of
+    # them, unless others delete more than MARGIN counted items meanwhile.
     before = int(call(counted).total_count)
     return _Part(
         call,
