@@ -1,5 +1,12 @@
 """The conformance cases, one module per service; importing registers them."""
 
-from ocpp_broker_protos.conformance.cases import central_systems, connections, credentials, mappings, transactions
+from ocpp_broker_protos.conformance.cases import (
+    central_systems,
+    connections,
+    credentials,
+    mappings,
+    paging,
+    transactions,
+)
 
-__all__ = ["central_systems", "connections", "credentials", "mappings", "transactions"]
+__all__ = ["central_systems", "connections", "credentials", "mappings", "paging", "transactions"]

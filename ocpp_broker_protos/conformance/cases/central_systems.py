@@ -33,9 +33,9 @@ def central_system_create_then_get(ctx: Context) -> None:
 
 @case(S + "ListCentralSystems")
 def central_systems_listed_by_id(ctx: Context) -> None:
-    """ListCentralSystems includes new central systems and is ordered by id ascending."""
+    """ListCentralSystems, walked in pages of 1000, includes new central systems and is ordered by id ascending."""
     mine = {ctx.new_central_system().id for _ in range(3)}
-    ids = [cs.id for cs in ctx.central_systems.ListCentralSystems(pb.ListCentralSystemsRequest()).central_systems]
+    ids = [cs.id for cs in ctx.walk(ctx.central_systems.ListCentralSystems, pb.ListCentralSystemsRequest()).items]
     ctx.expect(mine <= set(ids), f"ids {sorted(mine)} listed", ids)
     ctx.expect_equal("order of ids", ids, sorted(ids))
 
@@ -209,8 +209,9 @@ def central_system_force_delete_cascades(ctx: Context) -> None:
     ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=cs.id, force=True))
     left = ctx.mappings.GetAllMappings(map_pb.GetAllMappingsRequest(station_id=station)).mappings
     ctx.expect_equal("mappings left for the station", [m.central_system_id for m in left], [other.id])
-    workers = {w.central_system_id: w for w in ctx.connections.ListWorkers(conn_pb.ListWorkersRequest()).workers}
+    basic = conn_pb.ListWorkersRequest(view=conn_pb.WORKER_VIEW_BASIC)
+    workers = {w.central_system_id for w in ctx.walk(ctx.connections.ListWorkers, basic).items}
     ctx.expect(cs.id not in workers, f"no worker for deleted central system {cs.id}", sorted(workers))
-    ctx.expect_equal(
-        "connections of the other worker", [c.station_id for c in workers[other.id].connections], [station]
-    )
+    ctx.expect(other.id in workers, f"the worker of central system {other.id}", sorted(workers))
+    kept = ctx.connections.GetWorkerConnections(conn_pb.GetWorkerConnectionsRequest(central_system_id=other.id))
+    ctx.expect_equal("connections of the other worker", [c.station_id for c in kept.connections], [station])

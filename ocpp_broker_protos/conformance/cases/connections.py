@@ -21,23 +21,30 @@ def _connect(ctx: Context, central_system_id: int, station_id: str) -> pb.Connec
     return ctx.connections.CreateConnection(request).connection
 
 
+BASIC = pb.ListWorkersRequest(view=pb.WORKER_VIEW_BASIC)
+
+
 @case(S + "ListWorkers", S + "GetWorker")
 def worker_per_central_system(ctx: Context) -> None:
     """One worker per central system, listed in id order even with no connections; its name follows renames."""
     cs = ctx.new_central_system()
 
     def listed() -> set[int]:
-        return {c.id for c in ctx.central_systems.ListCentralSystems(cs_pb.ListCentralSystemsRequest()).central_systems}
+        return {c.id for c in ctx.walk(ctx.central_systems.ListCentralSystems, cs_pb.ListCentralSystemsRequest()).items}
 
     # Others may create or delete central systems meanwhile: judge only those
-    # that existed both before and after the ListWorkers call.
+    # that existed both before and after the ListWorkers walk. The basic view
+    # keeps every page small whatever the workers hold.
     before = listed()
-    ids = [w.central_system_id for w in ctx.connections.ListWorkers(pb.ListWorkersRequest()).workers]
+    workers = ctx.walk(ctx.connections.ListWorkers, BASIC).items
+    ids = [w.central_system_id for w in workers]
     stable = before & listed()
     ctx.expect_equal("order of worker ids", ids, sorted(ids))
     ctx.expect_equal("duplicate worker ids", len(ids), len(set(ids)))
     ctx.expect(cs.id in ids, f"a worker for central system {cs.id}", ids)
     ctx.expect(stable <= set(ids), f"a worker for each of {sorted(stable)}", ids)
+    with_connections = [w.central_system_id for w in workers if w.connections]
+    ctx.expect_equal("workers with connections listed in the basic view", with_connections, [])
     new_name = ctx.name("renamed")
     ctx.central_systems.UpdateCentralSystem(
         cs_pb.UpdateCentralSystemRequest(id=cs.id, name=new_name, update_mask=FieldMask(paths=["name"]))
@@ -49,7 +56,7 @@ def worker_per_central_system(ctx: Context) -> None:
 
 @case(S + "CreateConnection", S + "GetWorker", S + "GetWorkerConnections", S + "ListWorkers")
 def worker_connections_ordered_and_counted(ctx: Context) -> None:
-    """Connections appear on their worker ordered by station_id, and connections_count equals their number."""
+    """Connections appear on their worker ordered by station_id; connections_count counts them in every view."""
     cs = ctx.new_central_system()
     stations = [ctx.station() + suffix for suffix in ("-c", "-a", "-b")]
     for station in stations:
@@ -60,17 +67,20 @@ def worker_connections_ordered_and_counted(ctx: Context) -> None:
             created,
             pb.ConnectionInfo(station_id=station, central_system_id=cs.id, connected=True),
         )
-    worker = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id)).worker
-    ctx.expect_equal("stations of the worker", [c.station_id for c in worker.connections], sorted(stations))
-    ctx.expect_equal("connections_count", worker.connections_count, len(worker.connections))
+    for view in (pb.WORKER_VIEW_UNSPECIFIED, pb.WORKER_VIEW_FULL):
+        worker = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id, view=view)).worker
+        ctx.expect_equal(
+            f"stations of the worker in view {view}", [c.station_id for c in worker.connections], sorted(stations)
+        )
+        ctx.expect_equal(f"connections_count in view {view}", worker.connections_count, len(worker.connections))
     listed = ctx.connections.GetWorkerConnections(pb.GetWorkerConnectionsRequest(central_system_id=cs.id)).connections
     ctx.expect_equal("GetWorkerConnections", list(listed), list(worker.connections))
-    for other in ctx.connections.ListWorkers(pb.ListWorkersRequest()).workers:
-        ctx.expect_equal(
-            f"connections_count of worker {other.central_system_id}", other.connections_count, len(other.connections)
-        )
-        stations_of_other = [c.station_id for c in other.connections]
-        ctx.expect_equal(f"order of worker {other.central_system_id}", stations_of_other, sorted(stations_of_other))
+    basic = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id, view=pb.WORKER_VIEW_BASIC)).worker
+    ctx.expect_equal("worker in the basic view", (basic.connections_count, list(basic.connections)), (3, []))
+    mine = [w for w in ctx.walk(ctx.connections.ListWorkers, BASIC).items if w.central_system_id == cs.id]
+    ctx.expect_equal(
+        "connections_count of the worker listed in the basic view", [w.connections_count for w in mine], [3]
+    )
 
 
 @case(S + "CreateConnection")

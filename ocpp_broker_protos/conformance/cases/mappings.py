@@ -40,17 +40,28 @@ def mapping_create_and_filter(ctx: Context) -> None:
     ctx.expect_equal("mappings of the other central system", [m.station_id for m in by_cs], [station])
 
 
+#: Unfiltered mappings a case reads at most: a sample, however many the target holds.
+SAMPLE = 2000
+
+
 @case(S + "GetAllMappings")
 def mappings_listed_in_key_order(ctx: Context) -> None:
-    """GetAllMappings is ordered by (station_id, central_system_id) ascending."""
+    """GetAllMappings is ordered by (station_id, central_system_id), filtered or not (first 2000 unfiltered)."""
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     base = ctx.station()
     for suffix, cs_id in (("-b", cs.id), ("-a", other.id), ("-a", cs.id), ("-b", other.id)):
-        ctx.new_mapping(base + suffix, cs_id, is_enabled=True)
-    keys = [
-        (m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest()).mappings
-    ]
-    ctx.expect_equal("order of all mappings", keys, sorted(keys))
+        ctx.new_mapping(base + suffix, cs_id)
+    by_cs = pb.GetAllMappingsRequest(central_system_id=cs.id)
+    by_station = pb.GetAllMappingsRequest(station_id=base + "-a")
+    for what, request, expected in (
+        ("mappings of one central system", by_cs, [(base + "-a", cs.id), (base + "-b", cs.id)]),
+        ("mappings of one station", by_station, sorted([(base + "-a", cs.id), (base + "-a", other.id)])),
+    ):
+        keys = [(m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(request).mappings]
+        ctx.expect_equal(what, keys, expected)
+    sample = ctx.walk(ctx.mappings.GetAllMappings, pb.GetAllMappingsRequest(), max_items=SAMPLE).items
+    keys = [(m.station_id, m.central_system_id) for m in sample]
+    ctx.expect_equal("order of the first unfiltered mappings", keys, sorted(keys))
 
 
 @case(S + "CreateMapping")
