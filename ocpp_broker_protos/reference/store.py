@@ -8,7 +8,8 @@ Methods raise :class:`~ocpp_broker_protos.reference.errors.ApiError`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -19,7 +20,7 @@ from sortedcontainers import SortedDict
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
-from ocpp_broker_protos.reference import errors, validation
+from ocpp_broker_protos.reference import errors, transaction_loading, validation
 from ocpp_broker_protos.reference.errors import FieldViolation
 from ocpp_broker_protos.reference.transactions import TransactionLog
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import (
@@ -497,6 +498,109 @@ class Store:
         with self._lock:
             return len(self._transactions)
 
+    # -- bulk loading (fixture files) -------------------------------------
+    #
+    # Each takes its items one at a time and adds all of them or none: the
+    # same rules as the one-item methods, checked against the store and the
+    # items taken so far, so an ApiError is about the last item taken (and is
+    # exactly the error the one-item method gives for it, replayed on a
+    # scratch store holding just what that item touches).
+
+    def load_mappings(self, mappings: Iterable[Mapping]) -> int:
+        """create_mapping for each, all or none; returns how many."""
+        batch: dict[tuple[str, int], Mapping] = {}
+        masters: set[str] = set()  # stations with an enabled master in batch
+        stations: set[str] = set()  # seen and valid
+        with self._lock:
+            for m in mappings:
+                station, cs = m.station_id, m.central_system_id
+                key = (station, cs)
+                master = m.is_master and m.is_enabled
+                if not (
+                    (station in stations or not validation.station_id(station))
+                    and cs > 0
+                    and m.weight >= 0
+                    and cs in self._central_systems
+                    and key not in batch
+                    and key not in self._mappings
+                    and not (master and (station in masters or self._has_enabled_master(station)))
+                ):
+                    raise self._replayed(key, batch, {}, Store.create_mapping, *_mapping_args(m))
+                stations.add(station)
+                if master:
+                    masters.add(station)
+                batch[key] = _copy(m)
+            self._mappings.update(batch)
+        return len(batch)
+
+    def load_connections(self, connections: Iterable[ConnectionInfo]) -> int:
+        """add_connection for each, all or none; returns how many."""
+        batch: dict[tuple[int, str], bool] = {}
+        with self._lock:
+            for c in connections:
+                station, cs, connected = c.station_id, c.central_system_id, c.connected
+                key = (cs, station)
+                mapping = self._mappings.get((station, cs))
+                if not (
+                    cs > 0
+                    and mapping is not None  # so the station id is valid
+                    and (mapping.is_enabled or not connected)
+                    and key not in batch
+                    and key not in self._connections
+                ):
+                    raise self._replayed((station, cs), {}, batch, Store.add_connection, cs, station, connected)
+                batch[key] = connected
+            self._connections.update(batch)
+        return len(batch)
+
+    def load_transactions(self, transactions: Iterable[Transaction]) -> int:
+        """add_transaction for each, all or none; returns how many."""
+        return self.load_transaction_rows(map(transaction_loading.row_of, transactions))
+
+    def load_transaction_rows(self, rows: Iterable[transaction_loading.Row]) -> int:
+        """load_transactions for transactions as plain rows (fixture files)."""
+        with self._lock:
+            return transaction_loading.load_rows(self._transactions, rows)
+
+    @contextmanager
+    def loading_transactions(self) -> Iterator[transaction_loading.Batch]:
+        """A batch to fill with transactions, under the store's lock; they
+        reach the store, all of them, when the block ends without an error."""
+        with self._lock:
+            batch = transaction_loading.Batch(self._transactions)
+            yield batch
+            batch.commit()
+
+    def _has_enabled_master(self, station_id: str) -> bool:
+        return bool(self._mappings) and any(m.is_master and m.is_enabled for m in self._station_mappings(station_id))
+
+    def _replayed(
+        self,
+        key: tuple[str, int],
+        mappings: dict[tuple[str, int], Mapping],
+        connections: dict[tuple[int, str], bool],
+        call: Callable[..., object],
+        *args: object,
+    ) -> errors.ApiError:
+        """The error call(store, *args) gives on a scratch store holding what the item at
+        key (station, central system) touches: its central system, its
+        station's mappings and its connection, here and in the batch."""
+        station, cs = key
+        scratch = Store()
+        if cs in self._central_systems:
+            scratch.add_central_system(self._central_systems[cs])
+        for source in (self._station_mappings(station), (m for k, m in mappings.items() if k[0] == station)):
+            for m in source:
+                scratch._mappings[(m.station_id, m.central_system_id)] = m
+        for found in (self._connections, connections):
+            if (cs, station) in found:
+                scratch._connections[(cs, station)] = found[(cs, station)]
+        try:
+            call(scratch, *args)
+        except errors.ApiError as error:
+            return error
+        raise AssertionError(f"{key} is refused by bulk loading but not by the one-item method")
+
     # -- whole state -----------------------------------------------------
 
     def snapshot(self) -> dict[str, list[bytes]]:
@@ -513,6 +617,10 @@ class Store:
 
 
 _M = TypeVar("_M", bound=Message)
+
+
+def _mapping_args(m: Mapping) -> tuple[str, int, int, bool, bool]:
+    return (m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled)
 
 
 def _copy(message: _M) -> _M:
