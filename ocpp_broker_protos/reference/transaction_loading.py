@@ -177,6 +177,54 @@ class Batch:
             )
         return found
 
+    def _add_triples(self, triples: set[tuple[str, str, int]]) -> bool:
+        """_triple for many, a column at a time; False (none added) when any is invalid."""
+        if not triples:
+            return True
+        stations, connectors, systems = (list(column) for column in zip(*triples, strict=True))
+        new_stations = set(stations).difference(self._stations)
+        if not validation.all_station_ids(new_stations):
+            return False
+        for connector in set(connectors):
+            if not (
+                0 < len(connector) <= validation.CONNECTOR_ID_MAX and (connector.isascii() or _encodable(connector))
+            ):
+                return False
+        if not all(0 < cs <= validation.INT32_MAX for cs in set(systems)):
+            return False
+        self._stations |= new_stations
+        lists = self._lists
+        for index_key in (
+            *zip(new_stations, repeat(None), repeat(False)),
+            *zip(repeat(None), set(systems), repeat(False)),
+            *zip(stations, systems, repeat(False)),
+        ):
+            if index_key not in lists:
+                lists[index_key] = []
+        heads = map(
+            b"".join,
+            zip(
+                map(_delimited, repeat(_STATION), map(str.encode, stations)),
+                map(_delimited, repeat(_CONNECTOR), map(str.encode, connectors)),
+                repeat(_CENTRAL_SYSTEM),
+                map(varint, systems),
+            ),
+        )
+        self._triples.update(
+            zip(
+                zip(stations, connectors, systems, strict=True),
+                map(
+                    _Triple,
+                    heads,
+                    map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
+                    map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
+                    map(lists.__getitem__, zip(stations, systems, repeat(False))),
+                ),
+                strict=True,
+            )
+        )
+        return True
+
     def _index(self, key: bytes, station: str, cs: int, triple: _Triple, is_open: bool) -> None:
         triple.by_station.append(key)
         triple.by_central_system.append(key)
@@ -246,9 +294,8 @@ class Batch:
         if min(lengths) < 1 or max(lengths) > validation.TRANSACTION_ID_MAX or not "".join(ids).isascii():
             return False
         triples = list(zip(stations, connectors, systems, strict=True))
-        for triple in set(triples) - self._triples.keys():
-            if self._triple(*triple) is None:
-                return False
+        if not self._add_triples(set(triples).difference(self._triples)):
+            return False
         closed = [i for i, end in enumerate(ends) if end is not None]
         started, ended = _times(starts), _times([ends[i] for i in closed])
         if started is None or ended is None or 0 in started[0] or 0 in ended[0]:
@@ -358,7 +405,10 @@ def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
     if joined and not rfc3339.digits(joined):
         return None
     dates, times = list(map(_DATE, texts)), list(map(_TIME, texts))
-    if any(rfc3339.day(d) is None for d in set(dates)) or any(rfc3339.time_of_day(t) is None for t in set(times)):
+    # Only parts not met before need a look.
+    if any(rfc3339.day(d) is None for d in set(dates).difference(rfc3339.DAYS)):
+        return None
+    if any(rfc3339.time_of_day(t) is None for t in set(times).difference(rfc3339.TIMES_OF_DAY)):
         return None
     seconds = list(map(add, map(rfc3339.DAYS.__getitem__, dates), map(rfc3339.TIMES_OF_DAY.__getitem__, times)))
     return seconds, list(map(int, map(_NINE_DIGITS, fractions)))

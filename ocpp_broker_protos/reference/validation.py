@@ -4,6 +4,7 @@ so one response can name every bad field at once."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from ocpp_broker_protos.reference.errors import FieldViolation
@@ -91,3 +92,15 @@ def bounded_text(value: str, path: str, maximum: int) -> Violations:
     if len(value) > maximum:
         return [FieldViolation(path, f"must be at most {maximum} characters, got {len(value)}")]
     return []
+
+
+_STATION_IDS = re.compile(rf"(?:{_IDENTIFIER.pattern.removesuffix('+')}{{1,{STATION_ID_MAX}}}\n)*")
+
+
+def all_station_ids(values: Collection[str]) -> bool:
+    """Whether station_id finds nothing wrong with any of values, in one
+    regular-expression pass over them all (bulk loading)."""
+    if not values:
+        return True
+    joined = "\n".join(values) + "\n"
+    return joined.count("\n") == len(values) and _STATION_IDS.fullmatch(joined) is not None
