@@ -27,8 +27,8 @@ TYPE_NAMES = {
 ERROR_LINE = re.compile(r"^\* ([A-Z_]+), reason `([A-Z_]+)`: (.*)$")
 
 # Paths into FileDescriptorProto (descriptor.proto field numbers).
-MESSAGE, SERVICE = 4, 6
-FIELD, METHOD = 2, 2
+MESSAGE, ENUM, SERVICE = 4, 5, 6
+FIELD, METHOD, ENUM_VALUE = 2, 2, 2
 
 
 def comments(file: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], str]:
@@ -115,6 +115,15 @@ def render(files: list[descriptor_pb2.FileDescriptorProto]) -> str:
                     out.append(f"| `{field.name}` | {field.number} | {field_type(field)} | {text} |")
             else:
                 out.append("No fields.")
+            out.append("")
+        if file.enum_type:
+            out += [f"### Enums of `{file.package}`", ""]
+        for index, enum in enumerate(file.enum_type):
+            out += [f"#### {enum.name}", "", notes.get((ENUM, index), ""), ""]
+            out += ["| value | number | description |", "|---|---|---|"]
+            for v_index, value in enumerate(enum.value):
+                text = one_line(notes.get((ENUM, index, ENUM_VALUE, v_index), ""))
+                out.append(f"| `{value.name}` | {value.number} | {text} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 

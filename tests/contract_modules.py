@@ -39,6 +39,11 @@ def all_messages() -> list[descriptor.Descriptor]:
     return found
 
 
+def all_enums() -> list[descriptor.EnumDescriptor]:
+    """Every top-level enum of the four files, in file order."""
+    return [e for m in message_modules() for e in m.DESCRIPTOR.enum_types_by_name.values()]
+
+
 def all_services() -> list[descriptor.ServiceDescriptor]:
     return [s for m in message_modules() for s in m.DESCRIPTOR.services_by_name.values()]
 

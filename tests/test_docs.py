@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ocpp_broker_protos import PROTO_FILES, proto_include_dir
 from ocpp_broker_protos.reference import errors
-from tests.contract_modules import all_messages, all_services
+from tests.contract_modules import all_enums, all_messages, all_services
 
 ROOT = Path(__file__).resolve().parent.parent
 API = (ROOT / "docs" / "api.md").read_text()
@@ -33,5 +33,11 @@ def test_the_api_reference_covers_every_rpc_and_message():
             assert f"#### {service.name}.{method.name}" in API
     for message in all_messages():
         assert f"#### {message.name}\n" in API
-    # Every RPC but the two plain lists documents INVALID_FIELD.
-    assert API.count("| INVALID_ARGUMENT | `INVALID_FIELD` |") == sum(len(s.methods) for s in all_services()) - 2
+    for enum in all_enums():
+        assert f"#### {enum.name}\n" in API
+        for value in enum.values:
+            assert f"| `{value.name}` | {value.number} |" in API
+    # Every RPC documents INVALID_FIELD (the plain lists for page_size), and
+    # the five paged lists document INVALID_PAGE_TOKEN.
+    assert API.count("| INVALID_ARGUMENT | `INVALID_FIELD` |") == sum(len(s.methods) for s in all_services())
+    assert API.count("| INVALID_ARGUMENT | `INVALID_PAGE_TOKEN` |") == 5

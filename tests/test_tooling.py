@@ -49,7 +49,7 @@ def test_gate_accepts_the_current_contract(proto_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("int32 total_count = 2;", "int32 total_count = 3;", 'field "2" with name "total_count"'),
+        ("int32 total_count = 2;", "int32 total_count = 9;", 'field "2" with name "total_count"'),
         (
             "int32 total_count = 2;",
             "int64 total_count = 2;",

@@ -116,11 +116,25 @@ def _load_central_systems(store: Store, section: _Section) -> None:
 
 
 def _load_mappings(store: Store, section: _Section) -> None:
-    store.load_mappings(section.items())
+    mappings: list[Mapping] = list(section.items())
+    try:
+        store.add_mappings(mappings)
+    except ApiError:
+        # The batch checks every field first; one by one, the first bad
+        # record is the one named, with its own error.
+        for section.index, m in enumerate(mappings):
+            store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled)
+        raise
 
 
 def _load_connections(store: Store, section: _Section) -> None:
-    store.load_connections(section.items())
+    connections: list[ConnectionInfo] = list(section.items())
+    try:
+        store.add_connections(connections)
+    except ApiError:
+        for section.index, c in enumerate(connections):
+            store.add_connection(c.central_system_id, c.station_id, c.connected)
+        raise
 
 
 def _load_transactions(store: Store, section: _Section) -> None:

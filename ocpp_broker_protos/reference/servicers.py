@@ -81,7 +81,10 @@ class CentralSystemServicer(cs_grpc.CentralSystemServiceServicer):
     def ListCentralSystems(
         self, request: cs_pb.ListCentralSystemsRequest, context: grpc.ServicerContext
     ) -> cs_pb.ListCentralSystemsResponse:
-        return cs_pb.ListCentralSystemsResponse(central_systems=self._store.list_central_systems())
+        page = self._store.central_systems_page(request.page_size, request.page_token)
+        return cs_pb.ListCentralSystemsResponse(
+            central_systems=page.items, next_page_token=page.next_page_token, total_count=page.total_count
+        )
 
     @_rpc
     def UpdateCentralSystem(
@@ -108,18 +111,22 @@ class ConnectionServicer(conn_grpc.ConnectionServiceServicer):
     def ListWorkers(
         self, request: conn_pb.ListWorkersRequest, context: grpc.ServicerContext
     ) -> conn_pb.ListWorkersResponse:
-        return conn_pb.ListWorkersResponse(workers=self._store.list_workers())
+        page = self._store.workers_page(request.page_size, request.page_token, request.view)
+        return conn_pb.ListWorkersResponse(
+            workers=page.items, next_page_token=page.next_page_token, total_count=page.total_count
+        )
 
     @_rpc
     def GetWorker(self, request: conn_pb.GetWorkerRequest, context: grpc.ServicerContext) -> conn_pb.GetWorkerResponse:
-        return conn_pb.GetWorkerResponse(worker=self._store.get_worker(request.central_system_id))
+        return conn_pb.GetWorkerResponse(worker=self._store.get_worker(request.central_system_id, request.view))
 
     @_rpc
     def GetWorkerConnections(
         self, request: conn_pb.GetWorkerConnectionsRequest, context: grpc.ServicerContext
     ) -> conn_pb.GetWorkerConnectionsResponse:
+        page = self._store.worker_connections_page(request.central_system_id, request.page_size, request.page_token)
         return conn_pb.GetWorkerConnectionsResponse(
-            connections=self._store.worker_connections(request.central_system_id)
+            connections=page.items, next_page_token=page.next_page_token, total_count=page.total_count
         )
 
     @_rpc
@@ -152,8 +159,12 @@ class MappingServicer(map_grpc.MappingServiceServicer):
     def GetAllMappings(
         self, request: map_pb.GetAllMappingsRequest, context: grpc.ServicerContext
     ) -> map_pb.GetAllMappingsResponse:
-        found = self._store.list_mappings(request.station_id, request.central_system_id)
-        return map_pb.GetAllMappingsResponse(mappings=found)
+        page = self._store.mappings_page(
+            request.station_id, request.central_system_id, request.page_size, request.page_token
+        )
+        return map_pb.GetAllMappingsResponse(
+            mappings=page.items, next_page_token=page.next_page_token, total_count=page.total_count
+        )
 
     @_rpc
     def CreateMapping(
@@ -197,7 +208,12 @@ class TransactionServicer:
     @_rpc
     def GetAllTransactions(self, request: tx_pb.GetAllTransactionsRequest, context: grpc.ServicerContext) -> bytes:
         return self._store.transactions_page_encoded(
-            request.limit, request.offset, request.station_id, request.central_system_id, request.active_only
+            request.limit,
+            request.offset,
+            request.station_id,
+            request.central_system_id,
+            request.active_only,
+            request.page_token,
         )
 
 

@@ -19,11 +19,10 @@ from itertools import repeat
 from operator import add, attrgetter, ge, itemgetter, lshift, methodcaller, or_, sub
 from typing import Any, NamedTuple
 
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from sortedcontainers import SortedList
 
-from ocpp_broker_protos.reference import errors, rfc3339, validation
+from ocpp_broker_protos.reference import errors, rfc3339, validation, wire
 from ocpp_broker_protos.reference.transactions import (
     _KEY_TIME_BYTES,
     _NANOS_BITS,
@@ -42,25 +41,19 @@ from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactions
 #: seconds are None is unset.
 Row = tuple[str, str, str, int, int | None, int, int | None, int]
 
-_LENGTH_DELIMITED, _VARINT = 2, 0
-
-
-def _tag(field: FieldDescriptor, wire_type: int) -> bytes:
-    return bytes([field.number << 3 | wire_type])
-
-
 _FIELDS = Transaction.DESCRIPTOR.fields_by_name
-_ID, _STATION, _CONNECTOR = (_tag(_FIELDS[name], _LENGTH_DELIMITED) for name in ("id", "station_id", "connector_id"))
-_CENTRAL_SYSTEM = _tag(_FIELDS["central_system_id"], _VARINT)
-_STARTED, _ENDED = (_tag(_FIELDS[name], _LENGTH_DELIMITED) for name in ("started_at", "ended_at"))
-_SECONDS = _tag(Timestamp.DESCRIPTOR.fields_by_name["seconds"], _VARINT)
-_NANOS = _tag(Timestamp.DESCRIPTOR.fields_by_name["nanos"], _VARINT)
-_ITEM = _tag(GetAllTransactionsResponse.DESCRIPTOR.fields_by_name["transactions"], _LENGTH_DELIMITED)
+_ID, _STATION, _CONNECTOR, _CENTRAL_SYSTEM, _STARTED, _ENDED = (
+    wire.tag(_FIELDS[name])
+    for name in ("id", "station_id", "connector_id", "central_system_id", "started_at", "ended_at")
+)
+_SECONDS, _NANOS = (wire.tag(Timestamp.DESCRIPTOR.fields_by_name[name]) for name in ("seconds", "nanos"))
+_ITEM = wire.tag(GetAllTransactionsResponse.DESCRIPTOR.fields_by_name["transactions"])
 
 
 def varint(value: int) -> bytes:
-    """Protobuf base-128 varint; negative numbers as 64-bit two's complement."""
-    if 1 << 28 <= value < 1 << 35:  # seconds of every date from 1978 to 3058
+    """wire.varint, quicker for the seconds of today's timestamps, and for
+    negative ones (before 1970) in 64-bit two's complement as int64 wants."""
+    if 1 << 28 <= value < 1 << 35:  # every date from 1978 to 3058
         return bytes(
             (
                 value & 0x7F | 0x80,
@@ -70,14 +63,7 @@ def varint(value: int) -> bytes:
                 value >> 28,
             )
         )
-    if value < 0:
-        value += 1 << 64
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return wire.varint(value + (1 << 64) if value < 0 else value)
 
 
 def _delimited(tag: bytes, body: bytes) -> bytes:

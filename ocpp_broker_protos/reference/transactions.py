@@ -1,10 +1,13 @@
 """The transaction history: ready-to-send bytes in sorted indexes.
 
-Each transaction is kept once, as its encoding framed as field 1 of
-``GetAllTransactionsResponse``, so a page is a concatenation of stored bytes
-and never builds a message per item. Every combination of the three filters
-(station, central system, open only) has its own sorted index of compact
-sort keys, so any page costs O(log n + limit) whatever its offset.
+Each transaction is kept once, as its encoding framed as the
+``transactions`` field of ``GetAllTransactionsResponse``, so a page is a
+concatenation of stored bytes and never builds a message per item. Every
+combination of the three filters (station, central system, open only) has
+its own sorted index of compact sort keys, so any page costs
+O(log n + limit) whatever its offset or page token: a token holds the sort
+key of the last transaction returned, and the next page starts at its
+bisection point.
 
 Not thread-safe on its own: the Store's lock guards every call.
 """
@@ -16,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from google.protobuf.timestamp_pb2 import Timestamp
 from sortedcontainers import SortedList
 
-from ocpp_broker_protos.reference import errors, validation
+from ocpp_broker_protos.reference import errors, validation, wire
 from ocpp_broker_protos.reference.errors import FieldViolation
+from ocpp_broker_protos.reference.paging import Cursor
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse, Transaction
 
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
@@ -43,30 +47,31 @@ def time_key(seconds: int, nanos: int) -> bytes:
     return newest_first.to_bytes(_KEY_TIME_BYTES, "big")
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
+_RESPONSE_FIELDS = GetAllTransactionsResponse.DESCRIPTOR.fields_by_name
+_TRANSACTIONS_TAG = wire.tag(_RESPONSE_FIELDS["transactions"])
+_TOTAL_COUNT_TAG = wire.tag(_RESPONSE_FIELDS["total_count"])
+_NEXT_PAGE_TOKEN_TAG = wire.tag(_RESPONSE_FIELDS["next_page_token"])
 
 
 def frame(transaction: Transaction) -> bytes:
     body = transaction.SerializeToString()
-    # Tag of GetAllTransactionsResponse.transactions: field 1, length-delimited.
-    return b"\x0a" + _varint(len(body)) + body
+    return _TRANSACTIONS_TAG + wire.varint(len(body)) + body
 
 
 def unframe(framed: bytes) -> Transaction:
     return GetAllTransactionsResponse.FromString(framed).transactions[0]
 
 
-def encode_page(framed: Iterable[bytes], total: int) -> bytes:
-    """A serialized GetAllTransactionsResponse: the items, then total_count (field 2)."""
-    return b"".join(framed) + b"\x10" + _varint(total)
+def encode_page(framed: Iterable[bytes], total: int, next_page_token: str = "") -> bytes:
+    """A serialized GetAllTransactionsResponse, byte for byte what
+    SerializeToString gives: fields in number order, zero values left out."""
+    out = b"".join(framed)
+    if total:
+        out += _TOTAL_COUNT_TAG + wire.varint(total)
+    if next_page_token:
+        token = next_page_token.encode()
+        out += _NEXT_PAGE_TOKEN_TAG + wire.varint(len(token)) + token
+    return out
 
 
 def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
@@ -175,17 +180,19 @@ class TransactionLog:
         self.add([ended])
         return ended
 
-    def page(self, size: int, offset: int, station_id: str, central_system_id: int, active_only: bool) -> bytes:
+    def page(self, cursor: Cursor, offset: int, station_id: str, central_system_id: int, active_only: bool) -> bytes:
         """A serialized GetAllTransactionsResponse for these (validated) arguments."""
         index = self._indexes.get((station_id or None, central_system_id or None, active_only))
         if index is None:
             return encode_page((), 0)
         total = len(index)
-        if offset >= total:
-            return encode_page((), total)
+        start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
+        keys = index[start:stop]
         cut = _KEY_TIME_BYTES
         return encode_page(
-            map(self._framed.__getitem__, [key[cut:] for key in index.islice(offset, offset + size)]), total
+            map(self._framed.__getitem__, [key[cut:] for key in keys]),
+            total,
+            cursor.next_token(stop, total, lambda: (keys[-1],)),
         )
 
     def snapshot(self) -> list[bytes]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from ocpp_broker_protos.connection.v1.connection_pb2 import WorkerView
 from ocpp_broker_protos.reference.errors import FieldViolation
 
 # OCPP 2.0.1 identifierString: A-Z a-z 0-9 * - _ = + | @ .
@@ -18,6 +19,7 @@ DESCRIPTION_MAX = 1024
 TRANSACTION_ID_MAX = 36
 CONNECTOR_ID_MAX = 36
 INT32_MAX = 2**31 - 1
+_WORKER_VIEWS = frozenset(WorkerView.values())
 
 Violations = list[FieldViolation]
 
@@ -92,6 +94,12 @@ def bounded_text(value: str, path: str, maximum: int) -> Violations:
     if len(value) > maximum:
         return [FieldViolation(path, f"must be at most {maximum} characters, got {len(value)}")]
     return []
+
+
+def worker_view(value: int, path: str = "view") -> Violations:
+    if value in _WORKER_VIEWS:
+        return []
+    return [FieldViolation(path, f"must be one of {', '.join(WorkerView.keys())}, got {value}")]
 
 
 _STATION_IDS = re.compile(rf"(?:{_IDENTIFIER.pattern.removesuffix('+')}{{1,{STATION_ID_MAX}}}\n)*")

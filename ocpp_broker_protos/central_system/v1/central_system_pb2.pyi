@@ -148,13 +148,33 @@ Global___GetCentralSystemResponse: typing_extensions.TypeAlias = GetCentralSyste
 
 @typing.final
 class ListCentralSystemsRequest(google.protobuf.message.Message):
-    """Request for `ListCentralSystems`. It has no parameters."""
+    """Request for `ListCentralSystems`. Without paging fields it asks for
+    every central system.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    """Largest number of central systems to return. 0 means no limit: every
+    remaining central system. Values above 1000 mean 1000; negative values
+    are rejected with `INVALID_FIELD`. It may change from page to page.
+    """
+    page_token: builtins.str
+    """`next_page_token` of the previous response, passed back unchanged, to
+    continue right after that page; empty for the first page. Tokens are
+    opaque: clients never parse or build them. The reference server's
+    tokens do not expire; a broker's may, and then reports
+    `INVALID_PAGE_TOKEN` like for any token it does not accept.
+    """
     def __init__(
         self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
     ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "page_token", b"page_token"]) -> None: ...
 
 Global___ListCentralSystemsRequest: typing_extensions.TypeAlias = ListCentralSystemsRequest
 
@@ -165,16 +185,26 @@ class ListCentralSystemsResponse(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     CENTRAL_SYSTEMS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Token for the next page; empty exactly when no central system follows
+    this page.
+    """
+    total_count: builtins.int
+    """Number of central systems at the time of the call, ignoring paging."""
     @property
     def central_systems(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___CentralSystem]:
-        """Every central system, ordered by `id` ascending."""
+        """The page of central systems, ordered by `id` ascending."""
 
     def __init__(
         self,
         *,
         central_systems: collections.abc.Iterable[Global___CentralSystem] | None = ...,
+        next_page_token: builtins.str = ...,
+        total_count: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["central_systems", b"central_systems"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["central_systems", b"central_systems", "next_page_token", b"next_page_token", "total_count", b"total_count"]) -> None: ...
 
 Global___ListCentralSystemsResponse: typing_extensions.TypeAlias = ListCentralSystemsResponse
 

@@ -114,9 +114,20 @@ class CentralSystemServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListCentralSystems(self, request, context):
-        """Lists every central system, ordered by `id` ascending.
+        """Lists central systems, ordered by `id` ascending, one page at a time.
 
-        Errors: none besides transport errors.
+        A request with neither `page_size` nor `page_token` returns every
+        central system in one response, as before paging existed. Pages follow
+        one another by `next_page_token`: during such a walk every central
+        system that exists for the whole walk is returned exactly once and none
+        is returned twice; one created or deleted during the walk may or may not
+        appear.
+
+        Errors:
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+        issued by this server for this list, or has expired. The field violation
+        names `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

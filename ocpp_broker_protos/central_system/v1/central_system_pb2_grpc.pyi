@@ -189,9 +189,20 @@ class CentralSystemServiceStub(typing.Generic[_CentralSystemServiceCreateCentral
     """
 
     ListCentralSystems: _CentralSystemServiceListCentralSystemsType
-    """Lists every central system, ordered by `id` ascending.
+    """Lists central systems, ordered by `id` ascending, one page at a time.
 
-    Errors: none besides transport errors.
+    A request with neither `page_size` nor `page_token` returns every
+    central system in one response, as before paging existed. Pages follow
+    one another by `next_page_token`: during such a walk every central
+    system that exists for the whole walk is returned exactly once and none
+    is returned twice; one created or deleted during the walk may or may not
+    appear.
+
+    Errors:
+    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative.
+    * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+      issued by this server for this list, or has expired. The field violation
+      names `page_token`.
     """
 
     UpdateCentralSystem: _CentralSystemServiceUpdateCentralSystemType
@@ -304,9 +315,20 @@ class CentralSystemServiceServicer(metaclass=abc.ABCMeta):
         request: ocpp_broker_protos.central_system.v1.central_system_pb2.ListCentralSystemsRequest,
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.central_system.v1.central_system_pb2.ListCentralSystemsResponse, collections.abc.Awaitable[ocpp_broker_protos.central_system.v1.central_system_pb2.ListCentralSystemsResponse]]:
-        """Lists every central system, ordered by `id` ascending.
+        """Lists central systems, ordered by `id` ascending, one page at a time.
 
-        Errors: none besides transport errors.
+        A request with neither `page_size` nor `page_token` returns every
+        central system in one response, as before paging existed. Pages follow
+        one another by `next_page_token`: during such a walk every central
+        system that exists for the whole walk is returned exactly once and none
+        is returned twice; one created or deleted during the walk may or may not
+        appear.
+
+        Errors:
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+          issued by this server for this list, or has expired. The field violation
+          names `page_token`.
         """
 
     @abc.abstractmethod

@@ -14,41 +14,43 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1ocpp_broker_protos/connection/v1/connection.proto\x12 ocpp_broker_protos.connection.v1\"y\n\x0e\x43onnectionInfo\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1c\n\tconnected\x18\x03 \x01(\x08R\tconnected\"\xe9\x01\n\nWorkerInfo\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12.\n\x13\x63\x65ntral_system_name\x18\x02 \x01(\tR\x11\x63\x65ntralSystemName\x12+\n\x11\x63onnections_count\x18\x03 \x01(\x05R\x10\x63onnectionsCount\x12R\n\x0b\x63onnections\x18\x04 \x03(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\x0b\x63onnections\"\x14\n\x12ListWorkersRequest\"]\n\x13ListWorkersResponse\x12\x46\n\x07workers\x18\x01 \x03(\x0b\x32,.ocpp_broker_protos.connection.v1.WorkerInfoR\x07workers\">\n\x10GetWorkerRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\"Y\n\x11GetWorkerResponse\x12\x44\n\x06worker\x18\x01 \x01(\x0b\x32,.ocpp_broker_protos.connection.v1.WorkerInfoR\x06worker\"I\n\x1bGetWorkerConnectionsRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\"r\n\x1cGetWorkerConnectionsResponse\x12R\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\x0b\x63onnections\"d\n\x17\x43reateConnectionRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"l\n\x18\x43reateConnectionResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection\"f\n\x19RecreateConnectionRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"n\n\x1aRecreateConnectionResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection\"e\n\x18\x44isconnectStationRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"m\n\x19\x44isconnectStationResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection2\xd6\x06\n\x11\x43onnectionService\x12|\n\x0bListWorkers\x12\x34.ocpp_broker_protos.connection.v1.ListWorkersRequest\x1a\x35.ocpp_broker_protos.connection.v1.ListWorkersResponse\"\x00\x12v\n\tGetWorker\x12\x32.ocpp_broker_protos.connection.v1.GetWorkerRequest\x1a\x33.ocpp_broker_protos.connection.v1.GetWorkerResponse\"\x00\x12\x97\x01\n\x14GetWorkerConnections\x12=.ocpp_broker_protos.connection.v1.GetWorkerConnectionsRequest\x1a>.ocpp_broker_protos.connection.v1.GetWorkerConnectionsResponse\"\x00\x12\x8b\x01\n\x10\x43reateConnection\x12\x39.ocpp_broker_protos.connection.v1.CreateConnectionRequest\x1a:.ocpp_broker_protos.connection.v1.CreateConnectionResponse\"\x00\x12\x91\x01\n\x12RecreateConnection\x12;.ocpp_broker_protos.connection.v1.RecreateConnectionRequest\x1a<.ocpp_broker_protos.connection.v1.RecreateConnectionResponse\"\x00\x12\x8e\x01\n\x11\x44isconnectStation\x12:.ocpp_broker_protos.connection.v1.DisconnectStationRequest\x1a;.ocpp_broker_protos.connection.v1.DisconnectStationResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1ocpp_broker_protos/connection/v1/connection.proto\x12 ocpp_broker_protos.connection.v1\"y\n\x0e\x43onnectionInfo\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1c\n\tconnected\x18\x03 \x01(\x08R\tconnected\"\xe9\x01\n\nWorkerInfo\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12.\n\x13\x63\x65ntral_system_name\x18\x02 \x01(\tR\x11\x63\x65ntralSystemName\x12+\n\x11\x63onnections_count\x18\x03 \x01(\x05R\x10\x63onnectionsCount\x12R\n\x0b\x63onnections\x18\x04 \x03(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\x0b\x63onnections\"\x92\x01\n\x12ListWorkersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12@\n\x04view\x18\x03 \x01(\x0e\x32,.ocpp_broker_protos.connection.v1.WorkerViewR\x04view\"\xa6\x01\n\x13ListWorkersResponse\x12\x46\n\x07workers\x18\x01 \x03(\x0b\x32,.ocpp_broker_protos.connection.v1.WorkerInfoR\x07workers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n\x0btotal_count\x18\x03 \x01(\x05R\ntotalCount\"\x80\x01\n\x10GetWorkerRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12@\n\x04view\x18\x02 \x01(\x0e\x32,.ocpp_broker_protos.connection.v1.WorkerViewR\x04view\"Y\n\x11GetWorkerResponse\x12\x44\n\x06worker\x18\x01 \x01(\x0b\x32,.ocpp_broker_protos.connection.v1.WorkerInfoR\x06worker\"\x85\x01\n\x1bGetWorkerConnectionsRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\xbb\x01\n\x1cGetWorkerConnectionsResponse\x12R\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\x0b\x63onnections\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n\x0btotal_count\x18\x03 \x01(\x05R\ntotalCount\"d\n\x17\x43reateConnectionRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"l\n\x18\x43reateConnectionResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection\"f\n\x19RecreateConnectionRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"n\n\x1aRecreateConnectionResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection\"e\n\x18\x44isconnectStationRequest\x12*\n\x11\x63\x65ntral_system_id\x18\x01 \x01(\rR\x0f\x63\x65ntralSystemId\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\"m\n\x19\x44isconnectStationResponse\x12P\n\nconnection\x18\x01 \x01(\x0b\x32\x30.ocpp_broker_protos.connection.v1.ConnectionInfoR\nconnection*V\n\nWorkerView\x12\x1b\n\x17WORKER_VIEW_UNSPECIFIED\x10\x00\x12\x15\n\x11WORKER_VIEW_BASIC\x10\x01\x12\x14\n\x10WORKER_VIEW_FULL\x10\x02\x32\xd6\x06\n\x11\x43onnectionService\x12|\n\x0bListWorkers\x12\x34.ocpp_broker_protos.connection.v1.ListWorkersRequest\x1a\x35.ocpp_broker_protos.connection.v1.ListWorkersResponse\"\x00\x12v\n\tGetWorker\x12\x32.ocpp_broker_protos.connection.v1.GetWorkerRequest\x1a\x33.ocpp_broker_protos.connection.v1.GetWorkerResponse\"\x00\x12\x97\x01\n\x14GetWorkerConnections\x12=.ocpp_broker_protos.connection.v1.GetWorkerConnectionsRequest\x1a>.ocpp_broker_protos.connection.v1.GetWorkerConnectionsResponse\"\x00\x12\x8b\x01\n\x10\x43reateConnection\x12\x39.ocpp_broker_protos.connection.v1.CreateConnectionRequest\x1a:.ocpp_broker_protos.connection.v1.CreateConnectionResponse\"\x00\x12\x91\x01\n\x12RecreateConnection\x12;.ocpp_broker_protos.connection.v1.RecreateConnectionRequest\x1a<.ocpp_broker_protos.connection.v1.RecreateConnectionResponse\"\x00\x12\x8e\x01\n\x11\x44isconnectStation\x12:.ocpp_broker_protos.connection.v1.DisconnectStationRequest\x1a;.ocpp_broker_protos.connection.v1.DisconnectStationResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ocpp_broker_protos.connection.v1.connection_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_WORKERVIEW']._serialized_start=1954
+  _globals['_WORKERVIEW']._serialized_end=2040
   _globals['_CONNECTIONINFO']._serialized_start=87
   _globals['_CONNECTIONINFO']._serialized_end=208
   _globals['_WORKERINFO']._serialized_start=211
   _globals['_WORKERINFO']._serialized_end=444
-  _globals['_LISTWORKERSREQUEST']._serialized_start=446
-  _globals['_LISTWORKERSREQUEST']._serialized_end=466
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=468
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=561
-  _globals['_GETWORKERREQUEST']._serialized_start=563
-  _globals['_GETWORKERREQUEST']._serialized_end=625
-  _globals['_GETWORKERRESPONSE']._serialized_start=627
-  _globals['_GETWORKERRESPONSE']._serialized_end=716
-  _globals['_GETWORKERCONNECTIONSREQUEST']._serialized_start=718
-  _globals['_GETWORKERCONNECTIONSREQUEST']._serialized_end=791
-  _globals['_GETWORKERCONNECTIONSRESPONSE']._serialized_start=793
-  _globals['_GETWORKERCONNECTIONSRESPONSE']._serialized_end=907
-  _globals['_CREATECONNECTIONREQUEST']._serialized_start=909
-  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1009
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=1011
-  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=1119
-  _globals['_RECREATECONNECTIONREQUEST']._serialized_start=1121
-  _globals['_RECREATECONNECTIONREQUEST']._serialized_end=1223
-  _globals['_RECREATECONNECTIONRESPONSE']._serialized_start=1225
-  _globals['_RECREATECONNECTIONRESPONSE']._serialized_end=1335
-  _globals['_DISCONNECTSTATIONREQUEST']._serialized_start=1337
-  _globals['_DISCONNECTSTATIONREQUEST']._serialized_end=1438
-  _globals['_DISCONNECTSTATIONRESPONSE']._serialized_start=1440
-  _globals['_DISCONNECTSTATIONRESPONSE']._serialized_end=1549
-  _globals['_CONNECTIONSERVICE']._serialized_start=1552
-  _globals['_CONNECTIONSERVICE']._serialized_end=2406
+  _globals['_LISTWORKERSREQUEST']._serialized_start=447
+  _globals['_LISTWORKERSREQUEST']._serialized_end=593
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=596
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=762
+  _globals['_GETWORKERREQUEST']._serialized_start=765
+  _globals['_GETWORKERREQUEST']._serialized_end=893
+  _globals['_GETWORKERRESPONSE']._serialized_start=895
+  _globals['_GETWORKERRESPONSE']._serialized_end=984
+  _globals['_GETWORKERCONNECTIONSREQUEST']._serialized_start=987
+  _globals['_GETWORKERCONNECTIONSREQUEST']._serialized_end=1120
+  _globals['_GETWORKERCONNECTIONSRESPONSE']._serialized_start=1123
+  _globals['_GETWORKERCONNECTIONSRESPONSE']._serialized_end=1310
+  _globals['_CREATECONNECTIONREQUEST']._serialized_start=1312
+  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1412
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_start=1414
+  _globals['_CREATECONNECTIONRESPONSE']._serialized_end=1522
+  _globals['_RECREATECONNECTIONREQUEST']._serialized_start=1524
+  _globals['_RECREATECONNECTIONREQUEST']._serialized_end=1626
+  _globals['_RECREATECONNECTIONRESPONSE']._serialized_start=1628
+  _globals['_RECREATECONNECTIONRESPONSE']._serialized_end=1738
+  _globals['_DISCONNECTSTATIONREQUEST']._serialized_start=1740
+  _globals['_DISCONNECTSTATIONREQUEST']._serialized_end=1841
+  _globals['_DISCONNECTSTATIONRESPONSE']._serialized_start=1843
+  _globals['_DISCONNECTSTATIONRESPONSE']._serialized_end=1952
+  _globals['_CONNECTIONSERVICE']._serialized_start=2043
+  _globals['_CONNECTIONSERVICE']._serialized_end=2897
 # @@protoc_insertion_point(module_scope)

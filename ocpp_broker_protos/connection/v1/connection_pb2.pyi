@@ -9,6 +9,7 @@ import builtins
 import collections.abc
 import google.protobuf.descriptor
 import google.protobuf.internal.containers
+import google.protobuf.internal.enum_type_wrapper
 import google.protobuf.message
 import sys
 import typing
@@ -19,6 +20,44 @@ else:
     import typing_extensions
 
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
+
+class _WorkerView:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _WorkerViewEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_WorkerView.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    WORKER_VIEW_UNSPECIFIED: _WorkerView.ValueType  # 0
+    """Not set: the same as `WORKER_VIEW_FULL`, the behaviour before views
+    existed.
+    """
+    WORKER_VIEW_BASIC: _WorkerView.ValueType  # 1
+    """The worker without its connections: `connections` is empty and
+    `connections_count` still counts them. Use it for large fleets and walk
+    the connections with `GetWorkerConnections`.
+    """
+    WORKER_VIEW_FULL: _WorkerView.ValueType  # 2
+    """The worker with every one of its connections. A worker with very many
+    connections may not fit in one message.
+    """
+
+class WorkerView(_WorkerView, metaclass=_WorkerViewEnumTypeWrapper):
+    """How much of a worker `ListWorkers` and `GetWorker` return."""
+
+WORKER_VIEW_UNSPECIFIED: WorkerView.ValueType  # 0
+"""Not set: the same as `WORKER_VIEW_FULL`, the behaviour before views
+existed.
+"""
+WORKER_VIEW_BASIC: WorkerView.ValueType  # 1
+"""The worker without its connections: `connections` is empty and
+`connections_count` still counts them. Use it for large fleets and walk
+the connections with `GetWorkerConnections`.
+"""
+WORKER_VIEW_FULL: WorkerView.ValueType  # 2
+"""The worker with every one of its connections. A worker with very many
+connections may not fit in one message.
+"""
+Global___WorkerView: typing_extensions.TypeAlias = WorkerView
 
 @typing.final
 class ConnectionInfo(google.protobuf.message.Message):
@@ -63,10 +102,14 @@ class WorkerInfo(google.protobuf.message.Message):
     central_system_name: builtins.str
     """Current name of that central system; follows renames."""
     connections_count: builtins.int
-    """Number of entries in `connections`, connected or not."""
+    """Number of connections the worker holds, connected or not, in every
+    view; in the full view it equals the length of `connections`.
+    """
     @property
     def connections(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___ConnectionInfo]:
-        """The worker's connections, ordered by `station_id` ascending."""
+        """The worker's connections, ordered by `station_id` ascending; empty in
+        the basic view.
+        """
 
     def __init__(
         self,
@@ -82,13 +125,39 @@ Global___WorkerInfo: typing_extensions.TypeAlias = WorkerInfo
 
 @typing.final
 class ListWorkersRequest(google.protobuf.message.Message):
-    """Request for `ListWorkers`. It has no parameters."""
+    """Request for `ListWorkers`. Without paging fields it asks for every
+    worker.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    VIEW_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    """Largest number of workers to return. 0 means no limit: every remaining
+    worker. Values above 1000 mean 1000; negative values are rejected with
+    `INVALID_FIELD`. It may change from page to page.
+    """
+    page_token: builtins.str
+    """`next_page_token` of the previous response, passed back unchanged with
+    the same `view`, to continue right after that page; empty for the first
+    page. Tokens are opaque: clients never parse or build them. The
+    reference server's tokens do not expire; a broker's may, and then
+    reports `INVALID_PAGE_TOKEN`.
+    """
+    view: Global___WorkerView.ValueType
+    """How much of each worker to return; unspecified means full. Values
+    outside the enum are rejected with `INVALID_FIELD`.
+    """
     def __init__(
         self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
+        view: Global___WorkerView.ValueType = ...,
     ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["page_size", b"page_size", "page_token", b"page_token", "view", b"view"]) -> None: ...
 
 Global___ListWorkersRequest: typing_extensions.TypeAlias = ListWorkersRequest
 
@@ -99,16 +168,28 @@ class ListWorkersResponse(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     WORKERS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Token for the next page; empty exactly when no worker follows this
+    page.
+    """
+    total_count: builtins.int
+    """Number of workers (one per central system) at the time of the call,
+    ignoring paging.
+    """
     @property
     def workers(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___WorkerInfo]:
-        """One worker per central system, ordered by `central_system_id` ascending."""
+        """The page of workers, ordered by `central_system_id` ascending."""
 
     def __init__(
         self,
         *,
         workers: collections.abc.Iterable[Global___WorkerInfo] | None = ...,
+        next_page_token: builtins.str = ...,
+        total_count: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["workers", b"workers"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "total_count", b"total_count", "workers", b"workers"]) -> None: ...
 
 Global___ListWorkersResponse: typing_extensions.TypeAlias = ListWorkersResponse
 
@@ -119,14 +200,20 @@ class GetWorkerRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     CENTRAL_SYSTEM_ID_FIELD_NUMBER: builtins.int
+    VIEW_FIELD_NUMBER: builtins.int
     central_system_id: builtins.int
     """Id of the central system whose worker to return; must not be 0."""
+    view: Global___WorkerView.ValueType
+    """How much of the worker to return; unspecified means full. Values
+    outside the enum are rejected with `INVALID_FIELD`.
+    """
     def __init__(
         self,
         *,
         central_system_id: builtins.int = ...,
+        view: Global___WorkerView.ValueType = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id", "view", b"view"]) -> None: ...
 
 Global___GetWorkerRequest: typing_extensions.TypeAlias = GetWorkerRequest
 
@@ -153,19 +240,37 @@ Global___GetWorkerResponse: typing_extensions.TypeAlias = GetWorkerResponse
 
 @typing.final
 class GetWorkerConnectionsRequest(google.protobuf.message.Message):
-    """Request for `GetWorkerConnections`."""
+    """Request for `GetWorkerConnections`. Without paging fields it asks for
+    every connection of the worker.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     CENTRAL_SYSTEM_ID_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
     central_system_id: builtins.int
     """Id of the central system whose connections to return; must not be 0."""
+    page_size: builtins.int
+    """Largest number of connections to return. 0 means no limit: every
+    remaining connection. Values above 1000 mean 1000; negative values are
+    rejected with `INVALID_FIELD`. It may change from page to page.
+    """
+    page_token: builtins.str
+    """`next_page_token` of the previous response, passed back unchanged with
+    the same `central_system_id`, to continue right after that page; empty
+    for the first page. Tokens are opaque: clients never parse or build
+    them. The reference server's tokens do not expire; a broker's may, and
+    then reports `INVALID_PAGE_TOKEN`.
+    """
     def __init__(
         self,
         *,
         central_system_id: builtins.int = ...,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id", "page_size", b"page_size", "page_token", b"page_token"]) -> None: ...
 
 Global___GetWorkerConnectionsRequest: typing_extensions.TypeAlias = GetWorkerConnectionsRequest
 
@@ -176,16 +281,30 @@ class GetWorkerConnectionsResponse(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     CONNECTIONS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Token for the next page; empty exactly when no connection follows this
+    page.
+    """
+    total_count: builtins.int
+    """Number of connections the worker holds at the time of the call,
+    ignoring paging.
+    """
     @property
     def connections(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___ConnectionInfo]:
-        """The worker's connections, ordered by `station_id` ascending."""
+        """The page of the worker's connections, ordered by `station_id`
+        ascending.
+        """
 
     def __init__(
         self,
         *,
         connections: collections.abc.Iterable[Global___ConnectionInfo] | None = ...,
+        next_page_token: builtins.str = ...,
+        total_count: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["connections", b"connections"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["connections", b"connections", "next_page_token", b"next_page_token", "total_count", b"total_count"]) -> None: ...
 
 Global___GetWorkerConnectionsResponse: typing_extensions.TypeAlias = GetWorkerConnectionsResponse
 

@@ -104,21 +104,38 @@ class ConnectionServiceServicer(object):
 
     def ListWorkers(self, request, context):
         """Lists one worker per central system, ordered by `central_system_id`
-        ascending, including workers with no connections. Each worker's
-        connections are ordered by `station_id` ascending.
+        ascending, including workers with no connections, one page at a time.
+        In the full view each worker's connections are ordered by `station_id`
+        ascending; the basic view leaves them out.
 
-        Errors: none besides transport errors.
+        A request with neither `page_size` nor `page_token` (and no `view`)
+        returns every worker with its connections in one response, as before
+        paging existed. A large fleet lists workers with the basic view and
+        walks each worker's connections with `GetWorkerConnections`. Pages
+        follow one another by `next_page_token`, with the same `view`: during
+        such a walk every worker that exists for the whole walk is returned
+        exactly once and none is returned twice; one created or deleted during
+        the walk may or may not appear.
+
+        Errors:
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative or
+        `view` is not a `WorkerView` value.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+        issued by this server for this list, was issued for another `view`, or
+        has expired. The field violation names `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetWorker(self, request, context):
-        """Returns the worker of one central system with its connections, ordered
-        by `station_id` ascending.
+        """Returns the worker of one central system. In the full view (the
+        default) it carries its connections, ordered by `station_id` ascending;
+        the basic view leaves them out and keeps `connections_count`.
 
         Errors:
-        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+        `view` is not a `WorkerView` value.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
         that id.
         """
@@ -128,10 +145,23 @@ class ConnectionServiceServicer(object):
 
     def GetWorkerConnections(self, request, context):
         """Returns the connections of one central system's worker, ordered by
-        `station_id` ascending.
+        `station_id` ascending, one page at a time.
+
+        A request with neither `page_size` nor `page_token` returns every
+        connection of the worker in one response, as before paging existed.
+        Pages follow one another by `next_page_token`, with the same
+        `central_system_id`: during such a walk every connection that exists
+        for the whole walk is returned exactly once (in its state at the time
+        of its page) and none is returned twice; one created or deleted during
+        the walk may or may not appear.
 
         Errors:
-        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+        `page_size` is negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+        issued by this server for this list, was issued for another
+        `central_system_id`, or has expired. The field violation names
+        `page_token`.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
         that id.
         """

@@ -198,28 +198,58 @@ class ConnectionServiceStub(typing.Generic[_ConnectionServiceListWorkersType, _C
 
     ListWorkers: _ConnectionServiceListWorkersType
     """Lists one worker per central system, ordered by `central_system_id`
-    ascending, including workers with no connections. Each worker's
-    connections are ordered by `station_id` ascending.
+    ascending, including workers with no connections, one page at a time.
+    In the full view each worker's connections are ordered by `station_id`
+    ascending; the basic view leaves them out.
 
-    Errors: none besides transport errors.
+    A request with neither `page_size` nor `page_token` (and no `view`)
+    returns every worker with its connections in one response, as before
+    paging existed. A large fleet lists workers with the basic view and
+    walks each worker's connections with `GetWorkerConnections`. Pages
+    follow one another by `next_page_token`, with the same `view`: during
+    such a walk every worker that exists for the whole walk is returned
+    exactly once and none is returned twice; one created or deleted during
+    the walk may or may not appear.
+
+    Errors:
+    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative or
+      `view` is not a `WorkerView` value.
+    * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+      issued by this server for this list, was issued for another `view`, or
+      has expired. The field violation names `page_token`.
     """
 
     GetWorker: _ConnectionServiceGetWorkerType
-    """Returns the worker of one central system with its connections, ordered
-    by `station_id` ascending.
+    """Returns the worker of one central system. In the full view (the
+    default) it carries its connections, ordered by `station_id` ascending;
+    the basic view leaves them out and keeps `connections_count`.
 
     Errors:
-    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+      `view` is not a `WorkerView` value.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
       that id.
     """
 
     GetWorkerConnections: _ConnectionServiceGetWorkerConnectionsType
     """Returns the connections of one central system's worker, ordered by
-    `station_id` ascending.
+    `station_id` ascending, one page at a time.
+
+    A request with neither `page_size` nor `page_token` returns every
+    connection of the worker in one response, as before paging existed.
+    Pages follow one another by `next_page_token`, with the same
+    `central_system_id`: during such a walk every connection that exists
+    for the whole walk is returned exactly once (in its state at the time
+    of its page) and none is returned twice; one created or deleted during
+    the walk may or may not appear.
 
     Errors:
-    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+    * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+      `page_size` is negative.
+    * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+      issued by this server for this list, was issued for another
+      `central_system_id`, or has expired. The field violation names
+      `page_token`.
     * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
       that id.
     """
@@ -311,10 +341,25 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.connection.v1.connection_pb2.ListWorkersResponse, collections.abc.Awaitable[ocpp_broker_protos.connection.v1.connection_pb2.ListWorkersResponse]]:
         """Lists one worker per central system, ordered by `central_system_id`
-        ascending, including workers with no connections. Each worker's
-        connections are ordered by `station_id` ascending.
+        ascending, including workers with no connections, one page at a time.
+        In the full view each worker's connections are ordered by `station_id`
+        ascending; the basic view leaves them out.
 
-        Errors: none besides transport errors.
+        A request with neither `page_size` nor `page_token` (and no `view`)
+        returns every worker with its connections in one response, as before
+        paging existed. A large fleet lists workers with the basic view and
+        walks each worker's connections with `GetWorkerConnections`. Pages
+        follow one another by `next_page_token`, with the same `view`: during
+        such a walk every worker that exists for the whole walk is returned
+        exactly once and none is returned twice; one created or deleted during
+        the walk may or may not appear.
+
+        Errors:
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `page_size` is negative or
+          `view` is not a `WorkerView` value.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+          issued by this server for this list, was issued for another `view`, or
+          has expired. The field violation names `page_token`.
         """
 
     @abc.abstractmethod
@@ -323,11 +368,13 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         request: ocpp_broker_protos.connection.v1.connection_pb2.GetWorkerRequest,
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.connection.v1.connection_pb2.GetWorkerResponse, collections.abc.Awaitable[ocpp_broker_protos.connection.v1.connection_pb2.GetWorkerResponse]]:
-        """Returns the worker of one central system with its connections, ordered
-        by `station_id` ascending.
+        """Returns the worker of one central system. In the full view (the
+        default) it carries its connections, ordered by `station_id` ascending;
+        the basic view leaves them out and keeps `connections_count`.
 
         Errors:
-        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+          `view` is not a `WorkerView` value.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
           that id.
         """
@@ -339,10 +386,23 @@ class ConnectionServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.connection.v1.connection_pb2.GetWorkerConnectionsResponse, collections.abc.Awaitable[ocpp_broker_protos.connection.v1.connection_pb2.GetWorkerConnectionsResponse]]:
         """Returns the connections of one central system's worker, ordered by
-        `station_id` ascending.
+        `station_id` ascending, one page at a time.
+
+        A request with neither `page_size` nor `page_token` returns every
+        connection of the worker in one response, as before paging existed.
+        Pages follow one another by `next_page_token`, with the same
+        `central_system_id`: during such a walk every connection that exists
+        for the whole walk is returned exactly once (in its state at the time
+        of its page) and none is returned twice; one created or deleted during
+        the walk may or may not appear.
 
         Errors:
-        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0.
+        * INVALID_ARGUMENT, reason `INVALID_FIELD`: `central_system_id` is 0 or
+          `page_size` is negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+          issued by this server for this list, was issued for another
+          `central_system_id`, or has expired. The field violation names
+          `page_token`.
         * NOT_FOUND, reason `CENTRAL_SYSTEM_NOT_FOUND`: no central system has
           that id.
         """

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+ocpp_broker_protos/mapping/v1/mapping.proto\x12\x1docpp_broker_protos.mapping.v1\x1a google/protobuf/field_mask.proto\"\xa8\x01\n\x07Mapping\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\"b\n\x15GetAllMappingsRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\"\\\n\x16GetAllMappingsResponse\x12\x42\n\x08mappings\x18\x01 \x03(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x08mappings\"\xb5\x01\n\x14\x43reateMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\"Y\n\x15\x43reateMappingResponse\x12@\n\x07mapping\x18\x01 \x01(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x07mapping\"\xf2\x01\n\x14UpdateMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\x12;\n\x0bupdate_mask\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"Y\n\x15UpdateMappingResponse\x12@\n\x07mapping\x18\x01 \x01(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x07mapping\"a\n\x14\x44\x65leteMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\"\x17\n\x15\x44\x65leteMappingResponse2\x8b\x04\n\x0eMappingService\x12\x7f\n\x0eGetAllMappings\x12\x34.ocpp_broker_protos.mapping.v1.GetAllMappingsRequest\x1a\x35.ocpp_broker_protos.mapping.v1.GetAllMappingsResponse\"\x00\x12|\n\rCreateMapping\x12\x33.ocpp_broker_protos.mapping.v1.CreateMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.CreateMappingResponse\"\x00\x12|\n\rUpdateMapping\x12\x33.ocpp_broker_protos.mapping.v1.UpdateMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.UpdateMappingResponse\"\x00\x12|\n\rDeleteMapping\x12\x33.ocpp_broker_protos.mapping.v1.DeleteMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.DeleteMappingResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+ocpp_broker_protos/mapping/v1/mapping.proto\x12\x1docpp_broker_protos.mapping.v1\x1a google/protobuf/field_mask.proto\"\xa8\x01\n\x07Mapping\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\"\x9e\x01\n\x15GetAllMappingsRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"\xa5\x01\n\x16GetAllMappingsResponse\x12\x42\n\x08mappings\x18\x01 \x03(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x08mappings\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n\x0btotal_count\x18\x03 \x01(\x05R\ntotalCount\"\xb5\x01\n\x14\x43reateMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\"Y\n\x15\x43reateMappingResponse\x12@\n\x07mapping\x18\x01 \x01(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x07mapping\"\xf2\x01\n\x14UpdateMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x16\n\x06weight\x18\x03 \x01(\x05R\x06weight\x12\x1b\n\tis_master\x18\x04 \x01(\x08R\x08isMaster\x12\x1d\n\nis_enabled\x18\x05 \x01(\x08R\tisEnabled\x12;\n\x0bupdate_mask\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"Y\n\x15UpdateMappingResponse\x12@\n\x07mapping\x18\x01 \x01(\x0b\x32&.ocpp_broker_protos.mapping.v1.MappingR\x07mapping\"a\n\x14\x44\x65leteMappingRequest\x12\x1d\n\nstation_id\x18\x01 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x02 \x01(\x05R\x0f\x63\x65ntralSystemId\"\x17\n\x15\x44\x65leteMappingResponse2\x8b\x04\n\x0eMappingService\x12\x7f\n\x0eGetAllMappings\x12\x34.ocpp_broker_protos.mapping.v1.GetAllMappingsRequest\x1a\x35.ocpp_broker_protos.mapping.v1.GetAllMappingsResponse\"\x00\x12|\n\rCreateMapping\x12\x33.ocpp_broker_protos.mapping.v1.CreateMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.CreateMappingResponse\"\x00\x12|\n\rUpdateMapping\x12\x33.ocpp_broker_protos.mapping.v1.UpdateMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.UpdateMappingResponse\"\x00\x12|\n\rDeleteMapping\x12\x33.ocpp_broker_protos.mapping.v1.DeleteMappingRequest\x1a\x34.ocpp_broker_protos.mapping.v1.DeleteMappingResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,22 +24,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MAPPING']._serialized_start=113
   _globals['_MAPPING']._serialized_end=281
-  _globals['_GETALLMAPPINGSREQUEST']._serialized_start=283
-  _globals['_GETALLMAPPINGSREQUEST']._serialized_end=381
-  _globals['_GETALLMAPPINGSRESPONSE']._serialized_start=383
-  _globals['_GETALLMAPPINGSRESPONSE']._serialized_end=475
-  _globals['_CREATEMAPPINGREQUEST']._serialized_start=478
-  _globals['_CREATEMAPPINGREQUEST']._serialized_end=659
-  _globals['_CREATEMAPPINGRESPONSE']._serialized_start=661
-  _globals['_CREATEMAPPINGRESPONSE']._serialized_end=750
-  _globals['_UPDATEMAPPINGREQUEST']._serialized_start=753
-  _globals['_UPDATEMAPPINGREQUEST']._serialized_end=995
-  _globals['_UPDATEMAPPINGRESPONSE']._serialized_start=997
-  _globals['_UPDATEMAPPINGRESPONSE']._serialized_end=1086
-  _globals['_DELETEMAPPINGREQUEST']._serialized_start=1088
-  _globals['_DELETEMAPPINGREQUEST']._serialized_end=1185
-  _globals['_DELETEMAPPINGRESPONSE']._serialized_start=1187
-  _globals['_DELETEMAPPINGRESPONSE']._serialized_end=1210
-  _globals['_MAPPINGSERVICE']._serialized_start=1213
-  _globals['_MAPPINGSERVICE']._serialized_end=1736
+  _globals['_GETALLMAPPINGSREQUEST']._serialized_start=284
+  _globals['_GETALLMAPPINGSREQUEST']._serialized_end=442
+  _globals['_GETALLMAPPINGSRESPONSE']._serialized_start=445
+  _globals['_GETALLMAPPINGSRESPONSE']._serialized_end=610
+  _globals['_CREATEMAPPINGREQUEST']._serialized_start=613
+  _globals['_CREATEMAPPINGREQUEST']._serialized_end=794
+  _globals['_CREATEMAPPINGRESPONSE']._serialized_start=796
+  _globals['_CREATEMAPPINGRESPONSE']._serialized_end=885
+  _globals['_UPDATEMAPPINGREQUEST']._serialized_start=888
+  _globals['_UPDATEMAPPINGREQUEST']._serialized_end=1130
+  _globals['_UPDATEMAPPINGRESPONSE']._serialized_start=1132
+  _globals['_UPDATEMAPPINGRESPONSE']._serialized_end=1221
+  _globals['_DELETEMAPPINGREQUEST']._serialized_start=1223
+  _globals['_DELETEMAPPINGREQUEST']._serialized_end=1320
+  _globals['_DELETEMAPPINGRESPONSE']._serialized_start=1322
+  _globals['_DELETEMAPPINGRESPONSE']._serialized_end=1345
+  _globals['_MAPPINGSERVICE']._serialized_start=1348
+  _globals['_MAPPINGSERVICE']._serialized_end=1871
 # @@protoc_insertion_point(module_scope)

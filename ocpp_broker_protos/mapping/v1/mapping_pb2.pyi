@@ -63,23 +63,41 @@ Global___Mapping: typing_extensions.TypeAlias = Mapping
 
 @typing.final
 class GetAllMappingsRequest(google.protobuf.message.Message):
-    """Request for `GetAllMappings`. Filters combine with AND."""
+    """Request for `GetAllMappings`. Filters combine with AND. Without paging
+    fields it asks for every matching mapping.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     STATION_ID_FIELD_NUMBER: builtins.int
     CENTRAL_SYSTEM_ID_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
     station_id: builtins.str
     """Only mappings of this station; empty for all stations."""
     central_system_id: builtins.int
     """Only mappings to this central system; 0 for all central systems."""
+    page_size: builtins.int
+    """Largest number of mappings to return. 0 means no limit: every remaining
+    match. Values above 1000 mean 1000; negative values are rejected with
+    `INVALID_FIELD`. It may change from page to page.
+    """
+    page_token: builtins.str
+    """`next_page_token` of the previous response, passed back unchanged with
+    the same `station_id` and `central_system_id`, to continue right after
+    that page; empty for the first page. Tokens are opaque: clients never
+    parse or build them. The reference server's tokens do not expire; a
+    broker's may, and then reports `INVALID_PAGE_TOKEN`.
+    """
     def __init__(
         self,
         *,
         station_id: builtins.str = ...,
         central_system_id: builtins.int = ...,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id", "station_id", b"station_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["central_system_id", b"central_system_id", "page_size", b"page_size", "page_token", b"page_token", "station_id", b"station_id"]) -> None: ...
 
 Global___GetAllMappingsRequest: typing_extensions.TypeAlias = GetAllMappingsRequest
 
@@ -90,18 +108,30 @@ class GetAllMappingsResponse(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     MAPPINGS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Token for the next page; empty exactly when no matching mapping follows
+    this page.
+    """
+    total_count: builtins.int
+    """Number of mappings matching the filters at the time of the call,
+    ignoring paging.
+    """
     @property
     def mappings(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Mapping]:
-        """The matching mappings, ordered by (`station_id`, `central_system_id`)
-        ascending.
+        """The page of matching mappings, ordered by (`station_id`,
+        `central_system_id`) ascending.
         """
 
     def __init__(
         self,
         *,
         mappings: collections.abc.Iterable[Global___Mapping] | None = ...,
+        next_page_token: builtins.str = ...,
+        total_count: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["mappings", b"mappings"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["mappings", b"mappings", "next_page_token", b"next_page_token", "total_count", b"total_count"]) -> None: ...
 
 Global___GetAllMappingsResponse: typing_extensions.TypeAlias = GetAllMappingsResponse
 

@@ -96,11 +96,23 @@ class MappingServiceServicer(object):
 
     def GetAllMappings(self, request, context):
         """Lists mappings, ordered by (`station_id`, `central_system_id`)
-        ascending, optionally filtered by station and/or central system.
+        ascending, optionally filtered by station and/or central system, one
+        page at a time.
+
+        A request with neither `page_size` nor `page_token` returns every
+        matching mapping in one response, as before paging existed. Pages follow
+        one another by `next_page_token`, with the same filters: during such a
+        walk every matching mapping that exists for the whole walk is returned
+        exactly once and none is returned twice; one created or deleted during
+        the walk may or may not appear.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: a non-empty `station_id`
-        filter is malformed, or `central_system_id` is negative.
+        filter is malformed, `central_system_id` is negative or `page_size` is
+        negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+        issued by this server for this list, was issued for other filters, or
+        has expired. The field violation names `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3ocpp_broker_protos/transaction/v1/transaction.proto\x12!ocpp_broker_protos.transaction.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n\x0bTransaction\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\x12!\n\x0c\x63onnector_id\x18\x03 \x01(\tR\x0b\x63onnectorId\x12*\n\x11\x63\x65ntral_system_id\x18\x04 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x39\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12\x35\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndedAt\"\xb5\x01\n\x19GetAllTransactionsRequest\x12\x14\n\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n\x06offset\x18\x02 \x01(\x05R\x06offset\x12\x1d\n\nstation_id\x18\x03 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x04 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x1f\n\x0b\x61\x63tive_only\x18\x05 \x01(\x08R\nactiveOnly\"\x91\x01\n\x1aGetAllTransactionsResponse\x12R\n\x0ctransactions\x18\x01 \x03(\x0b\x32..ocpp_broker_protos.transaction.v1.TransactionR\x0ctransactions\x12\x1f\n\x0btotal_count\x18\x02 \x01(\x05R\ntotalCount2\xaa\x01\n\x12TransactionService\x12\x93\x01\n\x12GetAllTransactions\x12<.ocpp_broker_protos.transaction.v1.GetAllTransactionsRequest\x1a=.ocpp_broker_protos.transaction.v1.GetAllTransactionsResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3ocpp_broker_protos/transaction/v1/transaction.proto\x12!ocpp_broker_protos.transaction.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n\x0bTransaction\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\nstation_id\x18\x02 \x01(\tR\tstationId\x12!\n\x0c\x63onnector_id\x18\x03 \x01(\tR\x0b\x63onnectorId\x12*\n\x11\x63\x65ntral_system_id\x18\x04 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x39\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12\x35\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndedAt\"\xd4\x01\n\x19GetAllTransactionsRequest\x12\x14\n\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n\x06offset\x18\x02 \x01(\x05R\x06offset\x12\x1d\n\nstation_id\x18\x03 \x01(\tR\tstationId\x12*\n\x11\x63\x65ntral_system_id\x18\x04 \x01(\x05R\x0f\x63\x65ntralSystemId\x12\x1f\n\x0b\x61\x63tive_only\x18\x05 \x01(\x08R\nactiveOnly\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken\"\xb9\x01\n\x1aGetAllTransactionsResponse\x12R\n\x0ctransactions\x18\x01 \x03(\x0b\x32..ocpp_broker_protos.transaction.v1.TransactionR\x0ctransactions\x12\x1f\n\x0btotal_count\x18\x02 \x01(\x05R\ntotalCount\x12&\n\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xaa\x01\n\x12TransactionService\x12\x93\x01\n\x12GetAllTransactions\x12<.ocpp_broker_protos.transaction.v1.GetAllTransactionsRequest\x1a=.ocpp_broker_protos.transaction.v1.GetAllTransactionsResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -25,9 +25,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSACTION']._serialized_start=124
   _globals['_TRANSACTION']._serialized_end=377
   _globals['_GETALLTRANSACTIONSREQUEST']._serialized_start=380
-  _globals['_GETALLTRANSACTIONSREQUEST']._serialized_end=561
-  _globals['_GETALLTRANSACTIONSRESPONSE']._serialized_start=564
-  _globals['_GETALLTRANSACTIONSRESPONSE']._serialized_end=709
-  _globals['_TRANSACTIONSERVICE']._serialized_start=712
-  _globals['_TRANSACTIONSERVICE']._serialized_end=882
+  _globals['_GETALLTRANSACTIONSREQUEST']._serialized_end=592
+  _globals['_GETALLTRANSACTIONSRESPONSE']._serialized_start=595
+  _globals['_GETALLTRANSACTIONSRESPONSE']._serialized_end=780
+  _globals['_TRANSACTIONSERVICE']._serialized_start=783
+  _globals['_TRANSACTIONSERVICE']._serialized_end=953
 # @@protoc_insertion_point(module_scope)

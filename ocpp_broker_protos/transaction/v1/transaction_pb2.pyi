@@ -79,13 +79,15 @@ class GetAllTransactionsRequest(google.protobuf.message.Message):
     STATION_ID_FIELD_NUMBER: builtins.int
     CENTRAL_SYSTEM_ID_FIELD_NUMBER: builtins.int
     ACTIVE_ONLY_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
     limit: builtins.int
     """Largest number of transactions to return: 0 means 100, values above 1000
     mean 1000; negative values are rejected.
     """
     offset: builtins.int
-    """Number of matching transactions to skip, in the documented order; must
-    not be negative. Past the end the page is empty.
+    """Number of matching transactions to skip, in the documented order, from
+    the start or, with `page_token`, from the token's position; must not be
+    negative. Past the end the page is empty.
     """
     station_id: builtins.str
     """Only transactions of this station; empty for all stations."""
@@ -93,6 +95,14 @@ class GetAllTransactionsRequest(google.protobuf.message.Message):
     """Only transactions of this central system; 0 for all central systems."""
     active_only: builtins.bool
     """Only open transactions (`ended_at` unset)."""
+    page_token: builtins.str
+    """`next_page_token` of the previous response, passed back unchanged with
+    the same `station_id`, `central_system_id` and `active_only`, to
+    continue right after that page; empty to start from the first match.
+    `limit` may change from page to page. Tokens are opaque: clients never
+    parse or build them. The reference server's tokens do not expire; a
+    broker's may, and then reports `INVALID_PAGE_TOKEN`.
+    """
     def __init__(
         self,
         *,
@@ -101,8 +111,9 @@ class GetAllTransactionsRequest(google.protobuf.message.Message):
         station_id: builtins.str = ...,
         central_system_id: builtins.int = ...,
         active_only: builtins.bool = ...,
+        page_token: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["active_only", b"active_only", "central_system_id", b"central_system_id", "limit", b"limit", "offset", b"offset", "station_id", b"station_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["active_only", b"active_only", "central_system_id", b"central_system_id", "limit", b"limit", "offset", b"offset", "page_token", b"page_token", "station_id", b"station_id"]) -> None: ...
 
 Global___GetAllTransactionsRequest: typing_extensions.TypeAlias = GetAllTransactionsRequest
 
@@ -114,9 +125,15 @@ class GetAllTransactionsResponse(google.protobuf.message.Message):
 
     TRANSACTIONS_FIELD_NUMBER: builtins.int
     TOTAL_COUNT_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
     total_count: builtins.int
-    """Number of transactions matching the filters, ignoring `limit` and
-    `offset`.
+    """Number of transactions matching the filters at the time of the call,
+    ignoring `limit`, `offset` and `page_token`.
+    """
+    next_page_token: builtins.str
+    """Token for the page after this one; empty exactly when no matching
+    transaction follows this page. Set on offset-based calls too, so a
+    client can switch to tokens at any point.
     """
     @property
     def transactions(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Transaction]:
@@ -127,7 +144,8 @@ class GetAllTransactionsResponse(google.protobuf.message.Message):
         *,
         transactions: collections.abc.Iterable[Global___Transaction] | None = ...,
         total_count: builtins.int = ...,
+        next_page_token: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["total_count", b"total_count", "transactions", b"transactions"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "total_count", b"total_count", "transactions", b"transactions"]) -> None: ...
 
 Global___GetAllTransactionsResponse: typing_extensions.TypeAlias = GetAllTransactionsResponse

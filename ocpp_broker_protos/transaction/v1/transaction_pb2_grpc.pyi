@@ -72,15 +72,28 @@ class TransactionServiceStub(typing.Generic[_TransactionServiceGetAllTransaction
 
     GetAllTransactions: _TransactionServiceGetAllTransactionsType
     """Returns one page of transactions, ordered by `started_at` descending,
-    then `id` ascending, after the filters are applied. Pages are taken by
-    `offset` and `limit`: limit 0 means 100, above 1000 means 1000; an
+    then `id` ascending, after the filters are applied. `limit` is the page
+    size: 0 means 100, above 1000 means 1000. Without `page_token` the page
+    starts `offset` matches from the start, exactly as before tokens
+    existed; with it, the page starts right after the last transaction of
+    the page that issued the token, and `offset` skips that many more. An
     offset past the end gives an empty page. `total_count` counts every
-    match, ignoring `limit` and `offset`.
+    match, ignoring `limit`, `offset` and `page_token`.
+
+    Walk with tokens, not offsets: the broker records new transactions all
+    the time, and each one that sorts ahead of an offset shifts every later
+    offset page. During a walk with tokens every matching transaction that
+    exists for the whole walk (and keeps its `started_at`) is returned
+    exactly once and none is returned twice; one recorded during the walk
+    may or may not appear.
 
     Errors:
     * INVALID_ARGUMENT, reason `INVALID_FIELD`: `limit` or `offset` is
       negative, a non-empty `station_id` filter is malformed, or
       `central_system_id` is negative.
+    * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+      issued by this server for this list, was issued for other filters, or
+      has expired. The field violation names `page_token`.
     """
 
 TransactionServiceAsyncStub: typing_extensions.TypeAlias = TransactionServiceStub[
@@ -110,15 +123,28 @@ class TransactionServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[ocpp_broker_protos.transaction.v1.transaction_pb2.GetAllTransactionsResponse, collections.abc.Awaitable[ocpp_broker_protos.transaction.v1.transaction_pb2.GetAllTransactionsResponse]]:
         """Returns one page of transactions, ordered by `started_at` descending,
-        then `id` ascending, after the filters are applied. Pages are taken by
-        `offset` and `limit`: limit 0 means 100, above 1000 means 1000; an
+        then `id` ascending, after the filters are applied. `limit` is the page
+        size: 0 means 100, above 1000 means 1000. Without `page_token` the page
+        starts `offset` matches from the start, exactly as before tokens
+        existed; with it, the page starts right after the last transaction of
+        the page that issued the token, and `offset` skips that many more. An
         offset past the end gives an empty page. `total_count` counts every
-        match, ignoring `limit` and `offset`.
+        match, ignoring `limit`, `offset` and `page_token`.
+
+        Walk with tokens, not offsets: the broker records new transactions all
+        the time, and each one that sorts ahead of an offset shifts every later
+        offset page. During a walk with tokens every matching transaction that
+        exists for the whole walk (and keeps its `started_at`) is returned
+        exactly once and none is returned twice; one recorded during the walk
+        may or may not appear.
 
         Errors:
         * INVALID_ARGUMENT, reason `INVALID_FIELD`: `limit` or `offset` is
           negative, a non-empty `station_id` filter is malformed, or
           `central_system_id` is negative.
+        * INVALID_ARGUMENT, reason `INVALID_PAGE_TOKEN`: `page_token` was not
+          issued by this server for this list, was issued for other filters, or
+          has expired. The field violation names `page_token`.
         """
 
 def add_TransactionServiceServicer_to_server(servicer: TransactionServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -1,0 +1,190 @@
+"""Page tokens, page sizes and page windows: one mechanism for every list.
+
+A token is the keyset position of the last item a page returned (its sort
+key, never an offset), bound to the list and to the request's filters (and
+view), in a small versioned binary form, urlsafe base64 without padding::
+
+    version (1 byte) | list (1 byte) | key parts | digest (8 bytes)
+
+Each key part is an int (8 bytes, signed, big-endian) or a str / bytes (a
+2-byte length, then the UTF-8 or raw bytes). The digest covers the list, the
+request's filters (and view) and the key parts, so a token replayed with
+other filters, or damaged on its way, does not verify. A page starts right
+after the token's key, found by bisection in the list's sorted container, so
+any page costs O(log n + page size) and an insert or delete elsewhere never
+shifts it. Decoding is strict (canonical base64, exact length, valid UTF-8);
+whatever fails is ``INVALID_PAGE_TOKEN``. Tokens carry no time, so they do
+not expire; they are not secret either, only opaque (clients must not build
+them, and a hand-built one can only name a position in the list).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ocpp_broker_protos.reference import errors
+from ocpp_broker_protos.reference.errors import FieldViolation
+
+MAX_PAGE_SIZE = 1000
+VERSION = 1
+#: Longer strings are never a token of this server; they are refused unread.
+MAX_TOKEN_LENGTH = 512
+
+_HEADER = struct.Struct(">BB")
+_DIGEST_SIZE = 8
+_INT = struct.Struct(">q")
+_LENGTH = struct.Struct(">H")
+
+Key = tuple[Any, ...]
+T = TypeVar("T")
+
+
+def size_violations(page_size: int, path: str = "page_size") -> list[FieldViolation]:
+    if page_size < 0:
+        return [FieldViolation(path, f"must not be negative, got {page_size}")]
+    return []
+
+
+def _bad_token(why: str) -> errors.ApiError:
+    return errors.invalid([FieldViolation("page_token", why)], reason=errors.INVALID_PAGE_TOKEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, as a response carries it."""
+
+    items: list[T]
+    next_page_token: str
+    total_count: int
+
+
+class Listing:
+    """One paged list: its number in tokens, its key's shape and page size rule."""
+
+    def __init__(self, number: int, name: str, key_types: tuple[type, ...], default_size: int | None = None) -> None:
+        self.number = number
+        self.name = name
+        self.key_types = key_types
+        # None: a page size of 0 means no limit (the lists without `limit`).
+        self.default_size = default_size
+
+    def _digest(self, binding: Key, body: bytes) -> bytes:
+        digest = hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
+        digest.update(body)
+        return digest.digest()
+
+    def token(self, binding: Key, key: Key) -> str:
+        parts = [_HEADER.pack(VERSION, self.number)]
+        for kind, value in zip(self.key_types, key, strict=True):
+            if kind is int:
+                parts.append(_INT.pack(value))
+            else:
+                raw = value.encode() if kind is str else value
+                parts.append(_LENGTH.pack(len(raw)) + raw)
+        body = b"".join(parts)
+        return base64.urlsafe_b64encode(body + self._digest(binding, body)).rstrip(b"=").decode("ascii")
+
+    def _key(self, token: str, binding: Key) -> Key:
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            raise _bad_token("is not a page token of this list")
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad_token("is not a page token of this list") from None
+        # Only the canonical spelling is a token, so each position has one.
+        if (
+            base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token
+            or len(raw) < _HEADER.size + _DIGEST_SIZE
+        ):
+            raise _bad_token("is not a page token of this list")
+        version, number = _HEADER.unpack_from(raw)
+        if version != VERSION or number != self.number:
+            raise _bad_token(f"was not issued for {self.name}")
+        raw, digest = raw[:-_DIGEST_SIZE], raw[-_DIGEST_SIZE:]
+        if digest != self._digest(binding, raw):
+            raise _bad_token(
+                "was issued for other filters or another view, or is damaged; "
+                "pass it back unchanged, with the filters of the first page"
+            )
+        key: list[Any] = []
+        at = _HEADER.size
+        try:
+            for kind in self.key_types:
+                if kind is int:
+                    key.append(_INT.unpack_from(raw, at)[0])
+                    at += _INT.size
+                else:
+                    (length,) = _LENGTH.unpack_from(raw, at)
+                    at += _LENGTH.size
+                    value = raw[at : at + length]
+                    if len(value) != length:
+                        raise ValueError("short key")
+                    key.append(value.decode() if kind is str else value)
+                    at += length
+        except (struct.error, ValueError):  # UnicodeDecodeError is a ValueError
+            raise _bad_token("is not a page token of this list") from None
+        if at != len(raw):
+            raise _bad_token("is not a page token of this list")
+        return tuple(key)
+
+    def cursor(
+        self, page_size: int, page_token: str, binding: Key, sizes: tuple[int | None, int] | None = None
+    ) -> Cursor:
+        """The request's position and size; raises INVALID_PAGE_TOKEN.
+
+        ``binding`` is what the token is bound to: the request's filters (and
+        view). The caller has already refused a negative ``page_size``, with
+        its other field violations in one status. ``sizes`` (size for 0,
+        largest size) replaces the list's own rule when given."""
+        after = self._key(page_token, binding) if page_token else None
+        default_size, max_size = (self.default_size, MAX_PAGE_SIZE) if sizes is None else sizes
+        size = default_size if page_size == 0 else min(page_size, max_size)
+        return Cursor(self, binding, after, size)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a requested page starts and how long it may be."""
+
+    listing: Listing
+    binding: Key
+    #: Sort key of the last item of the previous page; None on a first page.
+    after: Key | None
+    #: Largest number of items; None for no limit.
+    size: int | None
+
+    @property
+    def whole(self) -> bool:
+        """A request with neither page size nor token: the whole list, as before paging."""
+        return self.after is None and self.size is None
+
+    def window(self, lo: int, hi: int, position_after: Callable[[Key], int], skip: int = 0) -> tuple[int, int]:
+        """Positions [start, stop) of the page among the matches at [lo, hi).
+
+        ``position_after(key)`` is the bisect_right position of a token's key
+        in the container that holds the matches; ``skip`` counts from the
+        page's start (``offset``)."""
+        start = lo if self.after is None else min(hi, max(lo, position_after(self.after)))
+        start = min(hi, start + skip)
+        stop = hi if self.size is None else min(hi, start + self.size)
+        return start, stop
+
+    def next_token(self, stop: int, hi: int, last_key: Callable[[], Key]) -> str:
+        """The token after position stop, or "" when no match follows it."""
+        return self.listing.token(self.binding, last_key()) if stop < hi else ""
+
+    def page(self, items: list[T], stop: int, lo: int, hi: int, last_key: Callable[[], Key]) -> Page[T]:
+        return Page(items, self.next_token(stop, hi, last_key), hi - lo)
+
+
+CENTRAL_SYSTEMS = Listing(1, "ListCentralSystems", (int,))
+MAPPINGS = Listing(2, "GetAllMappings", (str, int))
+WORKERS = Listing(3, "ListWorkers", (int,))
+WORKER_CONNECTIONS = Listing(4, "GetWorkerConnections", (str,))
+TRANSACTIONS = Listing(5, "GetAllTransactions", (bytes,), default_size=100)
