@@ -67,14 +67,11 @@ def _conformance(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"error: no case matches {args.k!r}", file=sys.stderr)
         return 2
-    root = None
-    if args.ca_cert:
-        try:
-            with open(args.ca_cert, "rb") as handle:
-                root = handle.read()
-        except OSError as error:
-            print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
-            return 2
+    try:
+        root = _root_certificates(args)
+    except OSError as error:
+        print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
+        return 2
     print(f"running {len(chosen)} conformance cases against {args.target}", flush=True)
 
     def progress(index: int, total: int, result: conformance.CaseResult) -> None:
@@ -97,6 +94,33 @@ def _conformance(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """How a command reaches a server: the options `conformance` and `export` share."""
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --ca-cert)")
+    parser.add_argument("--ca-cert", metavar="FILE", help="PEM root certificate(s) to trust; implies --tls")
+    parser.add_argument("--timeout", type=float, default=10.0, help="deadline of each call in seconds (default 10)")
+
+
+def _root_certificates(args: argparse.Namespace) -> bytes | None:
+    if not args.ca_cert:
+        return None
+    with open(args.ca_cert, "rb") as handle:
+        return handle.read()
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ocpp_broker_protos.snapshot.command import run_export
+
+    try:
+        root = _root_certificates(args)
+    except OSError as error:
+        print(f"error: cannot read {args.ca_cert}: {error}", file=sys.stderr)
+        return 2
+    return run_export(
+        args.target, args.output, tls=args.tls or bool(root), root_certificates=root, timeout=args.timeout
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocpp-broker-protos", description="OCPP broker admin API tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,10 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     kit.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to check")
     kit.add_argument("-k", metavar="PATTERN", help="only cases whose name or RPC contains PATTERN (or matches a glob)")
     kit.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
-    kit.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --ca-cert)")
-    kit.add_argument("--ca-cert", metavar="FILE", help="PEM root certificate(s) to trust; implies --tls")
-    kit.add_argument("--timeout", type=float, default=10.0, help="deadline of each call in seconds (default 10)")
+    _add_connection_options(kit)
     kit.set_defaults(run=_conformance)
+    export = commands.add_parser("export", help="snapshot a server's state into a fixture file")
+    export.add_argument("--target", required=True, metavar="HOST:PORT", help="the server to read")
+    export.add_argument("-o", "--output", metavar="FILE", help="write the fixture file here (default: standard output)")
+    _add_connection_options(export)
+    export.set_defaults(run=_export)
     return parser
 
 
