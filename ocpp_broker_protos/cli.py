@@ -24,8 +24,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:  # pragma: no cover - depends on the install
         return _missing_extra("the server", "server", error)
     if args.fixtures:
+        from ocpp_broker_protos.progress import Progress
+
         try:
-            store = load_fixture_file(args.fixtures)
+            store = load_fixture_file(args.fixtures, progress=Progress("loading"))
         except FixtureError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

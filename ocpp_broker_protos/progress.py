@@ -22,23 +22,32 @@ class Progress:
         self._next = self._started + delay
         self._label = ""
         self._label_started = self._started
+        self._done: int = 0
+        self._total: int | None = None
         self.printed = False
 
     def update(self, label: str, done: int, total: int | None = None) -> None:
         """Where the work is: done items of label (of total, when known)."""
-        now = time.monotonic()
-        if label != self._label:
-            self._label, self._label_started = label, now
+        now = self._switch(label)
         if now >= self._next:
             self._print(now, done, total)
+        self._done, self._total = done, total
 
     def finish(self, label: str, done: int, total: int | None = None) -> None:
         """The last figures of label, printed when anything was printed before."""
-        now = time.monotonic()
-        if label != self._label:
-            self._label, self._label_started = label, now
+        now = self._switch(label)
         if self.printed or now >= self._next:
             self._print(now, done, total)
+        self._label = ""
+
+    def _switch(self, label: str) -> float:
+        # A label left unfinished gets its last figures once printing began.
+        now = time.monotonic()
+        if label != self._label:
+            if self._label and self.printed:
+                self._print(now, self._done, self._total)
+            self._label, self._label_started, self._done, self._total = label, now, 0, None
+        return now
 
     def elapsed(self) -> float:
         return time.monotonic() - self._started

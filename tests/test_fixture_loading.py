@@ -5,6 +5,8 @@ and the same error naming the same record."""
 from __future__ import annotations
 
 import copy
+import io
+import json
 import random
 from typing import Any
 
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
-from ocpp_broker_protos.reference import FixtureError, Store, fixtures, load_fixtures
+from ocpp_broker_protos.progress import Progress
+from ocpp_broker_protos.reference import FixtureError, Store, fixtures, load_fixture_file, load_fixtures
 from ocpp_broker_protos.reference.records import RecordParser, transaction_row
 from ocpp_broker_protos.reference.transaction_loading import Batch, load_rows, row_of
 from ocpp_broker_protos.reference.transactions import TransactionLog, frame
@@ -191,3 +194,15 @@ def test_a_bad_record_deep_in_a_big_section_is_named_and_nothing_loads(position,
     with pytest.raises(FixtureError) as raised:
         load_fixtures({"transactions": records}, "big.json")
     assert str(raised.value).startswith(f"big.json: {message}"), str(raised.value)
+
+
+def test_loading_reports_progress_on_its_stream_only_once_it_takes_a_while(tmp_path):
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"transactions": fleet(30, 10)}))
+    chatty, quiet = io.StringIO(), io.StringIO()
+    load_fixture_file(path, progress=Progress("loading", stream=chatty, delay=0, interval=0))
+    load_fixture_file(path, progress=Progress("loading", stream=quiet))  # done within a second
+    lines = chatty.getvalue().splitlines()
+    assert f"loading: {path}: transactions 300/300 (100%)" in "\n".join(lines)
+    assert all(line.startswith("loading: ") for line in lines)
+    assert quiet.getvalue() == ""

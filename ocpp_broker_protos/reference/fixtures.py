@@ -194,7 +194,7 @@ def _load_sections(data: object, source: str, consume: bool, progress: Progress 
                 raise FixtureError(detail) from None
             raise FixtureError(f"{where}: {error.message}") from None
         if consume:
-            del data[section]
+            data.pop(section, None)
     return store
 
 
