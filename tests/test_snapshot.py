@@ -3,6 +3,7 @@ reference server loads, the same bytes every time, never a partial file."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.reference import ApiError, ReferenceServer, Store, load_fixture_file, load_fixtures
 from ocpp_broker_protos.reference.demo import demo_store
 from ocpp_broker_protos.snapshot import State, command, export
-from ocpp_broker_protos.snapshot.fixture_file import consistent, write_atomically
+from ocpp_broker_protos.snapshot.fixture_file import (
+    _line,
+    _transaction_line,
+    consistent,
+    encode,
+    timestamp_text,
+    write_atomically,
+)
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 from tests.cli_process import run_cli, serving
 from tests.fleet import build_fleet
@@ -144,7 +152,7 @@ def test_records_that_no_longer_hold_together_are_dropped_or_mended_and_said():
         "transaction 'T-old' dropped: connector '1' of station 'CP-1' has the newer open transaction 'T-new' "
         "(ended while read)",
     ]
-    loaded = load_fixtures(records)
+    loaded = load_fixtures(json.loads("".join(encode(records))))
     assert [(m.station_id, m.central_system_id) for m in loaded.list_mappings()] == [("CP-1", 1), ("CP-2", 1)]
     assert [t.id for t in loaded.transactions_page().transactions] == ["T-new"]
 
@@ -177,3 +185,18 @@ def test_an_export_of_a_server_being_written_always_loads(tmp_path):
         finally:
             stop.set()
             writer.join()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [(0, 0), (1_700_000_000, 250_000_000), (1_700_000_001, 123_456_000), (-1, 1), (253_402_300_799, 999_999_999),
+     (-62_135_596_800, 0)],
+)  # fmt: skip
+def test_transaction_lines_are_what_the_generic_writer_gives(seconds, nanos):
+    stamp = Timestamp(seconds=seconds, nanos=nanos)
+    assert timestamp_text(seconds, nanos) == stamp.ToJsonString()
+    for ended in (None, Timestamp(seconds=seconds, nanos=nanos)):
+        t = Transaction(id='T-"1"\u00e9', station_id="CP-1", connector_id="1", central_system_id=3, started_at=stamp)
+        if ended is not None:
+            t.ended_at.CopyFrom(ended)
+        assert _transaction_line(t) == _line(t)

@@ -13,6 +13,7 @@ same state gives the same bytes and a diff of two snapshots reads well.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
@@ -43,10 +44,11 @@ def record(message: Message) -> dict[str, Any]:
     return out
 
 
-def consistent(state: State) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """The records of a fixture file that loads, and a note per record dropped or changed."""
+def consistent(state: State) -> tuple[dict[str, list[Any]], list[str]]:
+    """The records (messages) of a fixture file that loads, section by
+    section, and a note per record dropped or changed."""
     notes: list[str] = []
-    central_systems: dict[int, dict[str, Any]] = {}
+    central_systems: dict[int, Any] = {}
     names: dict[str, int] = {}
     for cs in sorted(state.central_systems, key=lambda c: c.id):
         if cs.id in central_systems:
@@ -58,9 +60,9 @@ def consistent(state: State) -> tuple[dict[str, list[dict[str, Any]]], list[str]
             )
             continue
         names[cs.name] = cs.id
-        central_systems[cs.id] = record(cs)
+        central_systems[cs.id] = cs
 
-    mappings: dict[tuple[str, int], dict[str, Any]] = {}
+    mappings: dict[tuple[str, int], Any] = {}
     masters: dict[str, int] = {}
     for m in sorted(state.mappings, key=lambda m: (m.station_id, m.central_system_id)):
         key = (m.station_id, m.central_system_id)
@@ -77,20 +79,19 @@ def consistent(state: State) -> tuple[dict[str, list[dict[str, Any]]], list[str]
                 f"central system {masters[m.station_id]} is the station's enabled master (moved while read)"
             )
             continue
-        mappings[key] = record(m)
+        mappings[key] = m
 
-    connections: dict[tuple[int, str], dict[str, Any]] = {}
+    connections: dict[tuple[int, str], Any] = {}
     for c in sorted(state.connections, key=lambda c: (c.central_system_id, c.station_id)):
         mapping = mappings.get((c.station_id, c.central_system_id))
         where = f"connection of station {c.station_id!r} to central system {c.central_system_id}"
         if mapping is None:
             notes.append(f"{where} dropped: the mapping is gone")
             continue
-        entry = record(c)
-        if entry["connected"] and not mapping["is_enabled"]:
+        if c.connected and not mapping.is_enabled:
             notes.append(f"{where} recorded as disconnected: the mapping is disabled")
-            entry["connected"] = False
-        connections[(c.central_system_id, c.station_id)] = entry
+            c.connected = False
+        connections[(c.central_system_id, c.station_id)] = c
 
     transactions: dict[str, Any] = {}
     for t in state.transactions:
@@ -112,21 +113,67 @@ def consistent(state: State) -> tuple[dict[str, list[dict[str, Any]]], list[str]
             "central_systems": list(central_systems.values()),
             "mappings": list(mappings.values()),
             "connections": list(connections.values()),
-            "transactions": [record(t) for t in chronological if t.id in transactions],
+            "transactions": [t for t in chronological if t.id in transactions],
         },
         notes,
     )
 
 
-def encode(records: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
-    """The file's text in pieces: sections in load order, a record per line."""
+def encode(records: dict[str, list[Any]]) -> Iterator[str]:
+    """The file's text in pieces: sections in load order, a record per line,
+    keys sorted, as ``json.dumps(record(m), sort_keys=True)`` writes them."""
     yield "{\n"
     for number, section in enumerate(SECTIONS):
         items = records[section]
+        line = _transaction_line if section == "transactions" else _line
         yield f'"{section}": [' + ("\n" if items else "")
-        yield ",\n".join(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in items)
+        yield ",\n".join(map(line, items))
         yield ("\n]" if items else "]") + (",\n" if number < len(SECTIONS) - 1 else "\n")
     yield "}\n"
+
+
+def _line(message: Message) -> str:
+    return json.dumps(record(message), sort_keys=True, ensure_ascii=False)
+
+
+_text = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _transaction_line(t: Any) -> str:
+    # A fleet has millions: the same line as _line, without a dict and
+    # Timestamp.ToJsonString per field.
+    ended = f'"ended_at": "{timestamp_text(t.ended_at.seconds, t.ended_at.nanos)}", ' if t.HasField("ended_at") else ""
+    return (
+        f'{{"central_system_id": {t.central_system_id}, "connector_id": {_text(t.connector_id)}, {ended}'
+        f'"id": {_text(t.id)}, "started_at": "{timestamp_text(t.started_at.seconds, t.started_at.nanos)}", '
+        f'"station_id": {_text(t.station_id)}}}'
+    )
+
+
+_DAYS: dict[int, str] = {}
+_TIMES: dict[int, str] = {}
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
+def timestamp_text(seconds: int, nanos: int) -> str:
+    """What Timestamp.ToJsonString gives: RFC 3339 in UTC, 0, 3, 6 or 9 fraction digits."""
+    days, since_midnight = divmod(seconds, 86_400)
+    date = _DAYS.get(days)
+    if date is None:
+        date = _DAYS[days] = datetime.date.fromordinal(_EPOCH + days).isoformat()
+    clock = _TIMES.get(since_midnight)
+    if clock is None:
+        hours, rest = divmod(since_midnight, 3600)
+        clock = _TIMES[since_midnight] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    if not nanos:
+        fraction = ""
+    elif not nanos % 1_000_000:
+        fraction = f".{nanos // 1_000_000:03d}"
+    elif not nanos % 1000:
+        fraction = f".{nanos // 1000:06d}"
+    else:
+        fraction = f".{nanos:09d}"
+    return f"{date}T{clock}{fraction}Z"
 
 
 def write_atomically(path: str | Path, pieces: Iterable[str]) -> None:
