@@ -45,23 +45,9 @@ def write_fleet(path: Path, stations: int, transactions: int, seed: int = 11) ->
             )
         )
         out.write('\n],\n"mappings": [\n')
-        out.write(
-            ",\n".join(
-                f'{{"station_id": "CP-{s:06d}", "central_system_id": {(s + r) % CENTRAL_SYSTEMS + 1}, '
-                f'"weight": {10 - r}, "is_master": {"true" if r == 0 else "false"}, "is_enabled": true}}'
-                for s in range(stations)
-                for r in range(2)
-            )
-        )
+        out.write(_per_mapping(stations, '"weight": {weight}, "is_master": {master}, "is_enabled": true'))
         out.write('\n],\n"connections": [\n')
-        out.write(
-            ",\n".join(
-                f'{{"station_id": "CP-{s:06d}", "central_system_id": {(s + r) % CENTRAL_SYSTEMS + 1}, '
-                f'"connected": {"true" if r == 0 or s % 3 else "false"}}}'
-                for s in range(stations)
-                for r in range(2)
-            )
-        )
+        out.write(_per_mapping(stations, '"connected": {connected}'))
         out.write('\n],\n"transactions": [\n')
         first = True
         for s in range(stations):
@@ -78,6 +64,21 @@ def write_fleet(path: Path, stations: int, transactions: int, seed: int = 11) ->
                 out.write(("" if first else ",\n") + record + "}")
                 first = False
         out.write("\n]\n}\n")
+
+
+def _per_mapping(stations: int, rest: str) -> str:
+    """A line per station and rank (0: master, 1: second), rest formatted with its fields."""
+    return ",\n".join(
+        f'{{"station_id": "CP-{s:06d}", "central_system_id": {(s + rank) % CENTRAL_SYSTEMS + 1}, '
+        + rest.format(
+            weight=10 - rank,
+            master="true" if rank == 0 else "false",
+            connected="true" if rank == 0 or s % 3 else "false",
+        )
+        + "}"
+        for s in range(stations)
+        for rank in range(2)
+    )
 
 
 def _rfc3339(seconds: int) -> str:

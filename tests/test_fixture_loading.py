@@ -25,14 +25,7 @@ from ocpp_broker_protos.reference.records import RecordParser, transaction_row
 from ocpp_broker_protos.reference.transaction_loading import Batch, load_rows, row_of
 from ocpp_broker_protos.reference.transactions import TransactionLog, frame
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
-
-TXN = {
-    "id": "T-1",
-    "station_id": "CP-1",
-    "connector_id": "1",
-    "central_system_id": 1,
-    "started_at": "2026-01-01T10:00:00Z",
-}
+from tests.test_fixtures import TXN
 
 ODD_VALUES: list[Any] = [
     None, True, False, 0, 1, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**32, 1.0, 1.5, "1", "x", "", "\ud800", "é", [], {},

@@ -115,26 +115,30 @@ def _load_central_systems(store: Store, section: _Section) -> None:
         store.add_central_system(cs)
 
 
-def _load_mappings(store: Store, section: _Section) -> None:
-    mappings: list[Mapping] = list(section.items())
+def _in_one_batch(section: _Section, add_all: Callable[[list[Any]], object], add_one: Callable[[Any], object]) -> None:
+    items = list(section.items())
     try:
-        store.add_mappings(mappings)
+        add_all(items)
     except ApiError:
-        # The batch checks every field first; one by one, the first bad
-        # record is the one named, with its own error.
-        for section.index, m in enumerate(mappings):
-            store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled)
+        # A batch checks every field before any rule; one by one, the first
+        # bad record is the one named, with its own error.
+        for section.index, item in enumerate(items):
+            add_one(item)
         raise
+
+
+def _load_mappings(store: Store, section: _Section) -> None:
+    _in_one_batch(
+        section,
+        store.add_mappings,
+        lambda m: store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled),
+    )
 
 
 def _load_connections(store: Store, section: _Section) -> None:
-    connections: list[ConnectionInfo] = list(section.items())
-    try:
-        store.add_connections(connections)
-    except ApiError:
-        for section.index, c in enumerate(connections):
-            store.add_connection(c.central_system_id, c.station_id, c.connected)
-        raise
+    _in_one_batch(
+        section, store.add_connections, lambda c: store.add_connection(c.central_system_id, c.station_id, c.connected)
+    )
 
 
 def _load_transactions(store: Store, section: _Section) -> None:

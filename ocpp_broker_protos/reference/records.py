@@ -17,7 +17,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ocpp_broker_protos.reference import rfc3339
+from ocpp_broker_protos.reference import rfc3339, validation
 from ocpp_broker_protos.reference.transaction_loading import Row, row_of
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 
@@ -43,14 +43,6 @@ def _kind(field: Any) -> int | None:
     }.get(field.type)
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
-
-
 class RecordParser(Generic[_M]):
     """Turns records into messages of one type, as ``ParseDict`` would."""
 
@@ -73,7 +65,7 @@ class RecordParser(Generic[_M]):
                 return None
             name, kind = spec
             if kind == _STRING:
-                if type(value) is not str or not (value.isascii() or _encodable(value)):
+                if type(value) is not str or not (value.isascii() or validation.utf8_encodable(value)):
                     return None
             elif kind == _BOOL:
                 if type(value) is not bool:

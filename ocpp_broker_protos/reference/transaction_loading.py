@@ -147,7 +147,7 @@ class Batch:
         if found is None:
             if not (
                 0 < len(connector) <= validation.CONNECTOR_ID_MAX
-                and (connector.isascii() or _encodable(connector))
+                and (connector.isascii() or validation.utf8_encodable(connector))
                 and 0 < cs <= validation.INT32_MAX
                 and (station in self._stations or not validation.station_id(station))
             ):
@@ -173,7 +173,8 @@ class Batch:
             return False
         for connector in set(connectors):
             if not (
-                0 < len(connector) <= validation.CONNECTOR_ID_MAX and (connector.isascii() or _encodable(connector))
+                0 < len(connector) <= validation.CONNECTOR_ID_MAX
+                and (connector.isascii() or validation.utf8_encodable(connector))
             ):
                 return False
         if not all(0 < cs <= validation.INT32_MAX for cs in set(systems)):
@@ -403,14 +404,6 @@ def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
 def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:
     body = (_SECONDS + varint(seconds) if seconds else b"") + nanos_field
     return tag + bytes((len(body),)) + body
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
 
 
 def load_rows(log: TransactionLog, rows: Iterable[Row]) -> int:

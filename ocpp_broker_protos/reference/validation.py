@@ -112,3 +112,13 @@ def all_station_ids(values: Collection[str]) -> bool:
         return True
     joined = "\n".join(values) + "\n"
     return joined.count("\n") == len(values) and _STATION_IDS.fullmatch(joined) is not None
+
+
+def utf8_encodable(text: str) -> bool:
+    """False for a string with a lone surrogate, which JSON can carry and
+    protobuf strings cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
