@@ -29,7 +29,7 @@ class Progress:
     def update(self, label: str, done: int, total: int | None = None) -> None:
         """Where the work is: done items of label (of total, when known)."""
         now = self._switch(label)
-        if now >= self._next:
+        if done and now >= self._next:
             self._print(now, done, total)
         self._done, self._total = done, total
 
