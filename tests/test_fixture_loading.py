@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sortedcontainers import SortedList
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
@@ -22,7 +23,7 @@ from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.progress import Progress
 from ocpp_broker_protos.reference import FixtureError, Store, fixtures, load_fixture_file, load_fixtures
 from ocpp_broker_protos.reference.records import RecordParser, transaction_row
-from ocpp_broker_protos.reference.transaction_loading import Batch, load_rows, row_of
+from ocpp_broker_protos.reference.transaction_loading import Batch, _sorted_list, load_rows, row_of
 from ocpp_broker_protos.reference.transactions import TransactionLog, frame
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 from tests.test_fixtures import TXN
@@ -199,3 +200,20 @@ def test_loading_reports_progress_on_its_stream_only_once_it_takes_a_while(tmp_p
     assert f"loading: {path}: transactions 300/300 (100%)" in "\n".join(lines)
     assert all(line.startswith("loading: ") for line in lines)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 1001, 2500])
+def test_a_small_index_built_in_one_step_behaves_as_a_sorted_list(size):
+    keys = [random.Random(size).randbytes(6) for _ in range(size)]
+    built, reference = _sorted_list(list(keys)), SortedList(keys)
+    assert built == reference
+    assert built.__dict__.keys() == reference.__dict__.keys()
+    for index in (built, reference):
+        index.add(b"\x80")
+        index.update([b"\x00", b"\xff"])
+        index.remove(keys[0])
+    assert list(built) == list(reference)
+    assert list(built.islice(1, 5)) == list(reference.islice(1, 5))
+    assert built.bisect_left(b"\x80") == reference.bisect_left(b"\x80")
+    assert list(built.irange(b"\x10", b"\x90")) == list(reference.irange(b"\x10", b"\x90"))
+    assert len(built) == len(reference) == size + 2

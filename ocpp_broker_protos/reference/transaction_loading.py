@@ -99,14 +99,20 @@ def _in_range(seconds: int, nanos: int) -> bool:
 def _sorted_list(keys: list[bytes]) -> SortedList:
     # SortedList(keys) costs microseconds of set-up even for one key, and a
     # fleet's history has a few small indexes per station: the small ones get
-    # the layout SortedList.update gives them, a single sorted chunk.
+    # the state SortedList.update leaves (sortedcontainers 2: one sorted
+    # chunk and its maximum), set in one step.
     if len(keys) > SortedList.DEFAULT_LOAD_FACTOR:
         return SortedList(keys)
     keys.sort()
-    index = SortedList()
-    index._lists.append(keys)
-    index._maxes.append(keys[-1])
-    index._len = len(keys)
+    index: SortedList = object.__new__(SortedList)
+    index.__dict__ = {
+        "_len": len(keys),
+        "_load": SortedList.DEFAULT_LOAD_FACTOR,
+        "_lists": [keys],
+        "_maxes": [keys[-1]],
+        "_index": [],
+        "_offset": 0,
+    }
     return index
 
 
