@@ -4,6 +4,9 @@ reference server loads, the same bytes every time, never a partial file."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -200,3 +203,35 @@ def test_transaction_lines_are_what_the_generic_writer_gives(seconds, nanos):
         if ended is not None:
             t.ended_at.CopyFrom(ended)
         assert _transaction_line(t) == _line(t)
+
+
+def test_ctrl_c_during_a_long_export_exits_130_with_one_message_and_no_file(tmp_path):
+    store = Store()
+    build_fleet(store, 40_000)  # long enough to be interrupted while reading
+    target_file = tmp_path / "fleet.json"
+    with ReferenceServer(store=store) as server:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ocpp_broker_protos.cli",
+                "export",
+                "--target",
+                server.target,
+                "-o",
+                str(target_file),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None
+        first = process.stderr.readline()  # progress begins after a second
+        assert first.startswith(f"export {server.target}: "), first
+        process.send_signal(signal.SIGINT)
+        out, rest = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert out == ""
+    messages = [line for line in rest.splitlines() if not line.startswith("export ")]
+    assert messages == [f"error: interrupted; {target_file} untouched"]
+    assert list(tmp_path.iterdir()) == []

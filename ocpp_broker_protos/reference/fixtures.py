@@ -16,11 +16,17 @@ Records are loaded in that order, through the same rules as the RPCs, into a
 fresh store: a bad record raises :class:`FixtureError` naming the record and
 field, and no partly loaded store is ever returned.
 
+``ocpp-broker-protos export`` writes this format from any running server
+(ocpp_broker_protos.snapshot), one record per line.
+
 At fleet size (a million records and more) loading costs a few times what
 parsing the JSON costs: records of the usual shape become messages without
-``json_format.ParseDict`` (see records.py), each section goes into the store
-in one sorted batch, and a file's parsed records are freed as they are
-loaded, so the parsed file and the loaded store are not both held whole.
+``json_format.ParseDict`` (records.py), transactions are checked and encoded
+a chunk at a time, column by column (transaction_loading.py), each section
+goes into the store in one sorted batch, and a file's parsed records are
+freed as they are loaded, so the parsed file and the loaded store are not
+both held whole. A record off the usual shape, or one that breaks a rule,
+takes the path of one record at a time, which names it exactly.
 """
 
 from __future__ import annotations
