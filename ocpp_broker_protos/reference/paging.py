@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -40,6 +41,7 @@ _HEADER = struct.Struct(">BB")
 _DIGEST_SIZE = 8
 _INT = struct.Struct(">q")
 _LENGTH = struct.Struct(">H")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 Key = tuple[Any, ...]
 T = TypeVar("T")
@@ -73,22 +75,30 @@ class Listing:
         self.key_types = key_types
         # None: a page size of 0 means no limit (the lists without `limit`).
         self.default_size = default_size
+        self._header = _HEADER.pack(VERSION, number)
+        # A token is made on every page that has a successor, so the hash
+        # state of each recent binding is kept and only the key is hashed.
+        self._hasher = functools.lru_cache(maxsize=256)(self._new_hasher)
+
+    @staticmethod
+    def _new_hasher(binding: Key) -> Any:
+        return hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
 
     def _digest(self, binding: Key, body: bytes) -> bytes:
-        digest = hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
+        digest = self._hasher(binding).copy()
         digest.update(body)
-        return digest.digest()
+        return bytes(digest.digest())
 
     def token(self, binding: Key, key: Key) -> str:
-        parts = [_HEADER.pack(VERSION, self.number)]
+        body = self._header
         for kind, value in zip(self.key_types, key, strict=True):
             if kind is int:
-                parts.append(_INT.pack(value))
+                body += _INT.pack(value)
             else:
                 raw = value.encode() if kind is str else value
-                parts.append(_LENGTH.pack(len(raw)) + raw)
-        body = b"".join(parts)
-        return base64.urlsafe_b64encode(body + self._digest(binding, body)).rstrip(b"=").decode("ascii")
+                body += _LENGTH.pack(len(raw)) + raw
+        encoded = binascii.b2a_base64(body + self._digest(binding, body), newline=False)
+        return encoded.rstrip(b"=").translate(_TO_URLSAFE).decode("ascii")
 
     def _key(self, token: str, binding: Key) -> Key:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
