@@ -107,8 +107,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:  # pragma: no cover - depends on the install
         raise _missing_extra("the server", "server", error) from None
     if args.fixtures:
+        from ocpp_broker_protos.progress import Progress
+
         try:
-            store = load_fixture_file(args.fixtures)
+            store = load_fixture_file(args.fixtures, progress=Progress("loading"))
         except FixtureError as error:
             raise CliError(str(error)) from None
     else:
@@ -223,6 +225,24 @@ PATTERN_HELP = (
 )
 
 
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """How a command reaches a server: the options `conformance` and `export` share."""
+    cli_credentials.add_client_options(parser)
+    parser.add_argument(
+        "--timeout", type=positive_seconds, default=10.0, help="deadline of each call in seconds (default 10)"
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ocpp_broker_protos.snapshot.command import run_export
+
+    try:
+        client = cli_credentials.client_options(args)
+    except cli_credentials.OptionError as error:
+        raise CliError(str(error)) from None
+    return run_export(args.target, args.output, options=client, timeout=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ocpp_broker_protos import __version__
 
@@ -247,14 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     kit.add_argument("--target", required=True, type=grpc_target, metavar="HOST:PORT", help="the server to check")
     kit.add_argument("-k", metavar="PATTERN", help=PATTERN_HELP)
     kit.add_argument("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
-    cli_credentials.add_client_options(kit)
+    _add_connection_options(kit)
     kit.add_argument(
         "--reader-token-file",
         metavar="FILE",
         help="a read-only token: also check that it reads and that every write is refused",
-    )
-    kit.add_argument(
-        "--timeout", type=positive_seconds, default=10.0, help="deadline of each call in seconds (default 10)"
     )
     kit.add_argument(
         "--allow-skipped",
@@ -262,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 even when cases were skipped because the target holds too little data to exercise them",
     )
     kit.set_defaults(run=_conformance)
+    export = commands.add_parser("export", help="snapshot a server's state into a fixture file")
+    export.add_argument("--target", required=True, type=grpc_target, metavar="HOST:PORT", help="the server to read")
+    export.add_argument("-o", "--output", metavar="FILE", help="write the fixture file here (default: standard output)")
+    _add_connection_options(export)
+    export.set_defaults(run=_export)
     return parser
 
 

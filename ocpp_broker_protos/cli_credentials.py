@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import grpc
+
 #: The environment variable a client command reads its token from.
 TOKEN_ENV = "OCPP_BROKER_TOKEN"
 
@@ -180,3 +182,21 @@ def client_options(args: argparse.Namespace, environ: dict[str, str] | None = No
         certificate_chain=_read(args.client_cert, "--client-cert") if args.client_cert else None,
         token=token,
     )
+
+
+def open_client_channel(target: str, options: ClientOptions) -> grpc.Channel:
+    """A channel to target as options say: TLS (mutual with a client certificate) and the token on every call."""
+    from ocpp_broker_protos.credentials import with_token
+
+    if options.tls or options.certificate_chain is not None:
+        channel = grpc.secure_channel(
+            target,
+            grpc.ssl_channel_credentials(
+                root_certificates=options.root_certificates,
+                private_key=options.private_key,
+                certificate_chain=options.certificate_chain,
+            ),
+        )
+    else:
+        channel = grpc.insecure_channel(target)
+    return channel if options.token is None else with_token(channel, options.token)

@@ -22,6 +22,9 @@ KEYS = (
     "upb_vs_python_ratio",
     "import_overhead_ms",
     "generate_seconds",
+    "fixture_load_vs_json_parse_ratio",
+    "fixture_load_peak_vs_steady_rss_ratio",
+    "export_items_per_second",
 )
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_broker_protos.reference import load_fixture_file
+from ocpp_broker_protos.reference.demo import demo_store
 from tests import downstream_pytest
 from tests.cli_process import serving
 
@@ -76,15 +78,20 @@ def test_pytest_snippet_passes(code, pytester):
 
 @pytest.mark.tooling
 @pytest.mark.parametrize("line", RUNNABLE_SHELL, ids=[line.split()[1] for line in RUNNABLE_SHELL])
-def test_shell_snippet_runs(line):
+def test_shell_snippet_runs(line, tmp_path):
     with serving("--demo") as (_, target):
         command = line.replace("127.0.0.1:50051", target)
         command = re.sub(r"^ocpp-broker-protos ", f"{sys.executable} -m ocpp_broker_protos.cli ", command)
+        # A file the snippet writes goes to a scratch directory.
+        written = [tmp_path / name for name in re.findall(r" -o (\S+)", command)]
+        command = re.sub(r" -o (\S+)", lambda found: f" -o {tmp_path / found.group(1)}", command)
         result = subprocess.run(
             ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
         )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() or "breaking" in command
+    assert result.stdout.strip() or "breaking" in command or written
+    for path in written:  # an exported snapshot of the demo data loads as the demo data
+        assert load_fixture_file(path).snapshot() == demo_store().snapshot()
 
 
 @pytest.mark.tooling

@@ -28,7 +28,7 @@ from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
 from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
-from ocpp_broker_protos.credentials import bearer_metadata
+from ocpp_broker_protos.credentials import with_token
 from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1 import mapping_pb2_grpc as map_grpc
 from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
@@ -184,17 +184,6 @@ class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
         return continuation(details, request)
 
 
-class _Metadata(grpc.UnaryUnaryClientInterceptor):
-    """Add metadata (the authorization header) to every call."""
-
-    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._metadata = metadata
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        metadata = (*(details.metadata or ()), *self._metadata)
-        return continuation(_CallDetails(details.method, details.timeout, metadata, details.credentials), request)
-
-
 @dataclass(frozen=True)
 class _CallDetails(grpc.ClientCallDetails):
     method: str
@@ -262,7 +251,7 @@ class Context:
 
     def channel_as(self, token: str | None) -> grpc.Channel:
         """The case's channel presenting token (None: no credentials at all)."""
-        return self._bare if token is None else grpc.intercept_channel(self._bare, _Metadata(bearer_metadata(token)))
+        return self._bare if token is None else with_token(self._bare, token)
 
     # -- objects of one's own ---------------------------------------------
 

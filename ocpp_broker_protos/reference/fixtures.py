@@ -15,88 +15,217 @@ timestamps as RFC 3339 strings)::
 Records are loaded in that order, through the same rules as the RPCs, into a
 fresh store: a bad record raises :class:`FixtureError` naming the record and
 field, and no partly loaded store is ever returned.
+
+``ocpp-broker-protos export`` writes this format from any running server
+(ocpp_broker_protos.snapshot), one record per line.
+
+At fleet size (a million records and more) loading costs a few times what
+parsing the JSON costs: records of the usual shape become messages without
+``json_format.ParseDict`` (records.py), transactions are checked and encoded
+a chunk at a time, column by column (transaction_loading.py), each section
+goes into the store in one sorted batch, and a file's parsed records are
+freed as they are loaded, so the parsed file and the loaded store are not
+both held whole. A record off the usual shape, or one that breaks a rule,
+takes the path of one record at a time, which names it exactly.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
+from ocpp_broker_protos.progress import Progress
 from ocpp_broker_protos.reference.errors import ApiError
+from ocpp_broker_protos.reference.records import RecordParser, transaction_row
 from ocpp_broker_protos.reference.store import Store
-from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 
 
 class FixtureError(ValueError):
     """A fixture file that cannot be loaded; the message names the record."""
 
 
-def _add_mapping(store: Store, m: Mapping) -> None:
-    store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled)
+_CHUNK = 50_000
 
 
-def _add_connection(store: Store, c: ConnectionInfo) -> None:
-    store.add_connection(c.central_system_id, c.station_id, c.connected)
+class _Section:
+    """A section's records, one at a time (as messages or rows) or a chunk
+    at a time (as records); knows which record it is at, and (consume) drops
+    the parsed records once they are loaded."""
+
+    def __init__(
+        self,
+        where: str,
+        records: list[Any],
+        parse: Callable[[dict[str, Any]], object],
+        consume: bool,
+        progress: Progress | None,
+    ) -> None:
+        self.where = where
+        self.index = -1
+        self._records = records
+        self._parse = parse
+        self._consume = consume
+        self._progress = progress
+
+    def items(self, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        records, parse, progress = self._records, self._parse, self._progress
+        stop = len(records) if stop is None else stop
+        for index in range(start, stop):
+            self.index = index
+            record = records[index]
+            if not isinstance(record, dict):
+                raise FixtureError(f"{self.at()}: must be a JSON object")
+            try:
+                item = parse(record)
+            except json_format.ParseError as error:
+                raise FixtureError(f"{self.at()}: {error}") from None
+            if self._consume:
+                records[index] = None
+            if progress is not None and not index % _PROGRESS_EVERY:
+                progress.update(self.where, index, len(records))
+            yield item
+        self.done(start, stop)
+
+    def chunks(self) -> Iterator[tuple[int, int, list[Any]]]:
+        """(start, stop, records) of consecutive chunks."""
+        records = self._records
+        for start in range(0, len(records), _CHUNK):
+            stop = min(start + _CHUNK, len(records))
+            yield start, stop, records[start:stop]
+            self.done(start, stop)
+
+    def done(self, start: int, stop: int) -> None:
+        if self._consume:
+            self._records[start:stop] = [None] * (stop - start)
+        if self._progress is not None:
+            if stop == len(self._records):
+                self._progress.finish(self.where, stop, stop)
+            else:
+                self._progress.update(self.where, stop, len(self._records))
+
+    def at(self) -> str:
+        return f"{self.where}[{self.index}]"
 
 
-_SECTIONS: tuple[tuple[str, type[Message], Callable[[Store, Any], object]], ...] = (
-    ("central_systems", CentralSystem, Store.add_central_system),
-    ("mappings", Mapping, _add_mapping),
-    ("connections", ConnectionInfo, _add_connection),
-    ("transactions", Transaction, Store.add_transaction),
+def _load_central_systems(store: Store, section: _Section) -> None:
+    # Few per file: the one-item rule is fast enough.
+    for cs in section.items():
+        store.add_central_system(cs)
+
+
+def _in_one_batch(section: _Section, add_all: Callable[[list[Any]], object], add_one: Callable[[Any], object]) -> None:
+    items = list(section.items())
+    try:
+        add_all(items)
+    except ApiError:
+        # A batch checks every field before any rule; one by one, the first
+        # bad record is the one named, with its own error.
+        for section.index, item in enumerate(items):
+            add_one(item)
+        raise
+
+
+def _load_mappings(store: Store, section: _Section) -> None:
+    _in_one_batch(
+        section,
+        store.add_mappings,
+        lambda m: store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled),
+    )
+
+
+def _load_connections(store: Store, section: _Section) -> None:
+    _in_one_batch(
+        section, store.add_connections, lambda c: store.add_connection(c.central_system_id, c.station_id, c.connected)
+    )
+
+
+def _load_transactions(store: Store, section: _Section) -> None:
+    # Column by column while every record is plain and keeps the rules; a
+    # chunk with one that is not goes record by record, which names it.
+    with store.loading_transactions() as batch:
+        for start, stop, records in section.chunks():
+            if not batch.add_records(records):
+                batch.add_rows(section.items(start, stop))
+
+
+_SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], object], Callable[[Store, _Section], None]], ...] = (
+    ("central_systems", RecordParser(CentralSystem).parse, _load_central_systems),
+    ("mappings", RecordParser(Mapping).parse, _load_mappings),
+    ("connections", RecordParser(ConnectionInfo).parse, _load_connections),
+    ("transactions", transaction_row, _load_transactions),
 )
+_PROGRESS_EVERY = 4096
 
 
-def load_fixtures(data: object, source: str = "fixtures") -> Store:
+def load_fixtures(data: object, source: str = "fixtures", progress: Progress | None = None) -> Store:
     """A new store holding data (the parsed JSON of a fixture file)."""
+    return _load(data, source, consume=False, progress=progress)
+
+
+def _load(data: object, source: str, consume: bool, progress: Progress | None) -> Store:
+    # Loading makes millions of objects and no reference cycles: with the
+    # cycle collector on, its passes over the growing store cost more than
+    # the loading itself.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_sections(data, source, consume, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_sections(data: object, source: str, consume: bool, progress: Progress | None) -> Store:
     if not isinstance(data, dict):
         raise FixtureError(f"{source}: the top level must be a JSON object with arrays {_section_names()}")
     unknown = sorted(set(data) - {name for name, _, _ in _SECTIONS})
     if unknown:
         raise FixtureError(f"{source}: unknown section(s) {', '.join(unknown)}; expected {_section_names()}")
     store = Store()
-    for section, message_type, add in _SECTIONS:
+    for section, parse, load in _SECTIONS:
         records = data.get(section, [])
         if not isinstance(records, list):
             raise FixtureError(f"{source}: {section} must be an array")
-        for index, record in enumerate(records):
-            where = f"{source}: {section}[{index}]"
-            if not isinstance(record, dict):
-                raise FixtureError(f"{where}: must be a JSON object")
-            try:
-                message = json_format.ParseDict(record, message_type())
-            except json_format.ParseError as error:
-                raise FixtureError(f"{where}: {error}") from None
-            try:
-                add(store, message)
-            except ApiError as error:
-                if error.violations:
-                    detail = "; ".join(f"{where}.{v.field}: {v.description}" for v in error.violations)
-                    raise FixtureError(detail) from None
-                raise FixtureError(f"{where}: {error.message}") from None
+        part = _Section(f"{source}: {section}", records, parse, consume, progress)
+        try:
+            load(store, part)
+        except ApiError as error:
+            where = part.at()
+            if error.violations:
+                detail = "; ".join(f"{where}.{v.field}: {v.description}" for v in error.violations)
+                raise FixtureError(detail) from None
+            raise FixtureError(f"{where}: {error.message}") from None
+        if consume:
+            data.pop(section, None)
     return store
 
 
-def load_fixture_file(path: str | Path) -> Store:
+def load_fixture_file(path: str | Path, progress: Progress | None = None) -> Store:
     """A new store holding the fixture file at path."""
     source = str(path)
+    if progress is not None:
+        progress.update(f"{source}: reading", 0)
+    return _load(_parsed(path, source), source, consume=True, progress=progress)
+
+
+def _parsed(path: str | Path, source: str) -> object:
+    # Its own frame, so the text is freed before the records are loaded.
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise FixtureError(f"{source}: cannot read: {error}") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise FixtureError(f"{source}: not valid JSON: line {error.lineno} column {error.colno}: {error.msg}") from None
-    return load_fixtures(data, source)
 
 
 def _section_names() -> str:

@@ -37,9 +37,14 @@ def sort_key(started_at: Timestamp, transaction_id: str) -> bytes:
     The time part is inverted and fixed-width; UTF-8 keeps the code point
     order of the id, so plain bytes comparison gives the documented order.
     """
-    elapsed = ((started_at.seconds - MIN_SECONDS) << _NANOS_BITS) | started_at.nanos
+    return time_key(started_at.seconds, started_at.nanos) + transaction_id.encode()
+
+
+def time_key(seconds: int, nanos: int) -> bytes:
+    """The started_at part of a sort key."""
+    elapsed = ((seconds - MIN_SECONDS) << _NANOS_BITS) | nanos
     newest_first = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1 - elapsed
-    return newest_first.to_bytes(_KEY_TIME_BYTES, "big") + transaction_id.encode()
+    return newest_first.to_bytes(_KEY_TIME_BYTES, "big")
 
 
 _RESPONSE_FIELDS = GetAllTransactionsResponse.DESCRIPTOR.fields_by_name

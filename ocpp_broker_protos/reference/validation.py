@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from urllib.parse import SplitResult, urlsplit
 
 from ocpp_broker_protos.connection.v1.connection_pb2 import WorkerView
@@ -157,3 +158,25 @@ def _punycode(parts: SplitResult) -> str:
     except UnicodeError:
         return ""
     return f" ({ascii_host} for {parts.hostname})"
+
+
+_STATION_IDS = re.compile(rf"(?:{_IDENTIFIER.pattern.removesuffix('+')}{{1,{STATION_ID_MAX}}}\n)*")
+
+
+def all_station_ids(values: Collection[str]) -> bool:
+    """Whether station_id finds nothing wrong with any of values, in one
+    regular-expression pass over them all (bulk loading)."""
+    if not values:
+        return True
+    joined = "\n".join(values) + "\n"
+    return joined.count("\n") == len(values) and _STATION_IDS.fullmatch(joined) is not None
+
+
+def utf8_encodable(text: str) -> bool:
+    """False for a string with a lone surrogate, which JSON can carry and
+    protobuf strings cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

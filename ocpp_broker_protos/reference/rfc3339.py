@@ -1,0 +1,63 @@
+"""RFC 3339 UTC timestamps as protobuf's JSON mapping writes them, fast.
+
+Only ``YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z`` is read here, the form every
+timestamp of an exported fixture has; anything else (offsets, leap seconds,
+bad text) gets None, and the caller asks ``json_format`` for the exact result
+or error. A fleet's timestamps share few dates and at most 86,400 times of
+day, so each part is worked out once and then looked up.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+
+#: Seconds since the epoch of a date ("2026-01-02") and of a time of day
+#: ("08:00:00"); read-only outside this module.
+DAYS: dict[str, int] = {}
+TIMES_OF_DAY: dict[str, int] = {}
+
+
+def digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def day(text: str) -> int | None:
+    found = DAYS.get(text)
+    if found is None:
+        if not (len(text) == 10 and text[4] == text[7] == "-" and digits(text[:4] + text[5:7] + text[8:])):
+            return None
+        try:
+            date = datetime.date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        except ValueError:
+            return None
+        found = DAYS[text] = calendar.timegm(date.timetuple())
+    return found
+
+
+def time_of_day(text: str) -> int | None:
+    found = TIMES_OF_DAY.get(text)
+    if found is None:
+        if not (len(text) == 8 and text[2] == text[5] == ":" and digits(text[:2] + text[3:5] + text[6:])):
+            return None
+        hours, minutes, seconds = int(text[:2]), int(text[3:5]), int(text[6:])
+        if hours > 23 or minutes > 59 or seconds > 59:
+            return None
+        found = TIMES_OF_DAY[text] = hours * 3600 + minutes * 60 + seconds
+    return found
+
+
+def parse(value: str) -> tuple[int, int] | None:
+    """(seconds, nanos) of value, or None when it is not in the plain form."""
+    if not 20 <= len(value) <= 30 or value[10] != "T" or value[-1] != "Z":
+        return None
+    seconds = day(value[:10])
+    since_midnight = time_of_day(value[11:19])
+    if seconds is None or since_midnight is None:
+        return None
+    if len(value) == 20:
+        return seconds + since_midnight, 0
+    fraction = value[20:-1]
+    if value[19] != "." or not digits(fraction):
+        return None
+    return seconds + since_midnight, int(fraction.ljust(9, "0"))

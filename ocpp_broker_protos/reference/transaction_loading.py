@@ -1,0 +1,434 @@
+"""Loading a million transactions into a TransactionLog in seconds.
+
+``TransactionLog.add`` builds a message, its encoding and its index entries
+one attribute access at a time; at fleet size that is most of a fixture's
+load time. Here a transaction arrives as a plain :data:`Row` and its framed
+encoding is assembled from bytes cached per (station, connector, central
+system), which a fleet repeats ten times and more, with each index's list
+found once per such triple. The result is the state ``add`` would reach:
+same bytes (a test compares them with ``SerializeToString``), same keys,
+same rules, and, for a row that breaks one, exactly ``add``'s error.
+
+Not thread-safe on its own: the Store's lock guards every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import repeat
+from operator import add, attrgetter, ge, itemgetter, lshift, methodcaller, or_, sub
+from typing import Any, NamedTuple
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sortedcontainers import SortedList
+
+from ocpp_broker_protos.reference import errors, rfc3339, validation, wire
+from ocpp_broker_protos.reference.transactions import (
+    _KEY_TIME_BYTES,
+    _NANOS_BITS,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    IndexKey,
+    TransactionLog,
+    time_key,
+    unframe,
+    violations,
+)
+from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse, Transaction
+
+#: (id, station_id, connector_id, central_system_id, started_at seconds,
+#: started_at nanos, ended_at seconds, ended_at nanos); a timestamp whose
+#: seconds are None is unset.
+Row = tuple[str, str, str, int, int | None, int, int | None, int]
+
+_FIELDS = Transaction.DESCRIPTOR.fields_by_name
+_ID, _STATION, _CONNECTOR, _CENTRAL_SYSTEM, _STARTED, _ENDED = (
+    wire.tag(_FIELDS[name])
+    for name in ("id", "station_id", "connector_id", "central_system_id", "started_at", "ended_at")
+)
+_SECONDS, _NANOS = (wire.tag(Timestamp.DESCRIPTOR.fields_by_name[name]) for name in ("seconds", "nanos"))
+_ITEM = wire.tag(GetAllTransactionsResponse.DESCRIPTOR.fields_by_name["transactions"])
+
+
+def varint(value: int) -> bytes:
+    """wire.varint, quicker for the seconds of today's timestamps, and for
+    negative ones (before 1970) in 64-bit two's complement as int64 wants."""
+    if 1 << 28 <= value < 1 << 35:  # every date from 1978 to 3058
+        return bytes(
+            (
+                value & 0x7F | 0x80,
+                value >> 7 & 0x7F | 0x80,
+                value >> 14 & 0x7F | 0x80,
+                value >> 21 & 0x7F | 0x80,
+                value >> 28,
+            )
+        )
+    return wire.varint(value + (1 << 64) if value < 0 else value)
+
+
+def _delimited(tag: bytes, body: bytes) -> bytes:
+    size = len(body)
+    return tag + (bytes((size,)) if size < 0x80 else varint(size)) + body
+
+
+def _timestamp(tag: bytes, seconds: int, nanos: int) -> bytes:
+    body = (_SECONDS + varint(seconds) if seconds else b"") + (_NANOS + varint(nanos) if nanos else b"")
+    return tag + bytes((len(body),)) + body  # at most 16 bytes
+
+
+def row_of(t: Transaction) -> Row:
+    started = (t.started_at.seconds, t.started_at.nanos) if t.HasField("started_at") else (None, 0)
+    ended = (t.ended_at.seconds, t.ended_at.nanos) if t.HasField("ended_at") else (None, 0)
+    return (t.id, t.station_id, t.connector_id, t.central_system_id, *started, *ended)
+
+
+def message_of(row: Row) -> Transaction:
+    transaction_id, station, connector, cs, start_s, start_n, end_s, end_n = row
+    t = Transaction(id=transaction_id, station_id=station, connector_id=connector, central_system_id=cs)
+    if start_s is not None:
+        t.started_at.CopyFrom(Timestamp(seconds=start_s, nanos=start_n))
+    if end_s is not None:
+        t.ended_at.CopyFrom(Timestamp(seconds=end_s, nanos=end_n))
+    return t
+
+
+def _in_range(seconds: int, nanos: int) -> bool:
+    return MIN_SECONDS <= seconds <= MAX_SECONDS and 0 <= nanos <= 999_999_999
+
+
+def _sorted_list(keys: list[bytes]) -> SortedList:
+    # SortedList(keys) costs microseconds of set-up even for one key, and a
+    # fleet's history has a few small indexes per station: the small ones get
+    # the state SortedList.update leaves (sortedcontainers 2: one sorted
+    # chunk and its maximum), set in one step.
+    if len(keys) > SortedList.DEFAULT_LOAD_FACTOR:
+        return SortedList(keys)
+    keys.sort()
+    index: SortedList = object.__new__(SortedList)
+    index.__dict__ = {
+        "_len": len(keys),
+        "_load": SortedList.DEFAULT_LOAD_FACTOR,
+        "_lists": [keys],
+        "_maxes": [keys[-1]],
+        "_index": [],
+        "_offset": 0,
+    }
+    return index
+
+
+_LENGTHS = [bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7)) for n in range(1 << 14)]
+_TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
+_COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
+_HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
+_DATE, _TIME, _FRACTION = itemgetter(slice(0, 10)), itemgetter(slice(11, 19)), itemgetter(slice(20, -1))
+_NINE_DIGITS = methodcaller("ljust", 9, "0")
+_ALL: IndexKey = (None, None, False)
+
+
+class _Triple(NamedTuple):
+    """What a (station, connector, central system) triple's transactions share."""
+
+    fields: bytes  # their encoding
+    by_station: list[bytes]  # the lists of the indexes they join, besides all
+    by_central_system: list[bytes]
+    by_both: list[bytes]
+
+
+class Batch:
+    """Transactions on their way into a log, checked as log.add checks them
+    (against the log and each other); the log sees none of them before
+    commit(). Not thread-safe: the Store's lock guards a batch's whole life."""
+
+    def __init__(self, log: TransactionLog) -> None:
+        self._log = log
+        self._framed: dict[bytes, bytes] = {}
+        self._opened: dict[tuple[str, str], str] = {}
+        self._lists: dict[IndexKey, list[bytes]] = {_ALL: []}
+        self._triples: dict[tuple[str, str, int], _Triple] = {}  # only valid ones
+        self._stations: set[str] = set()  # valid ones
+        self._nanos: dict[int, bytes] = {}  # value -> encoded field
+
+    def _triple(self, station: str, connector: str, cs: int) -> _Triple | None:
+        found = self._triples.get((station, connector, cs))
+        if found is None:
+            if not (
+                0 < len(connector) <= validation.CONNECTOR_ID_MAX
+                and (connector.isascii() or validation.utf8_encodable(connector))
+                and 0 < cs <= validation.INT32_MAX
+                and (station in self._stations or not validation.station_id(station))
+            ):
+                return None
+            self._stations.add(station)
+            lists = self._lists
+            fields = _delimited(_STATION, station.encode()) + _delimited(_CONNECTOR, connector.encode())
+            found = self._triples[(station, connector, cs)] = _Triple(
+                fields + _CENTRAL_SYSTEM + varint(cs),
+                lists.setdefault((station, None, False), []),
+                lists.setdefault((None, cs, False), []),
+                lists.setdefault((station, cs, False), []),
+            )
+        return found
+
+    def _add_triples(self, triples: set[tuple[str, str, int]]) -> bool:
+        """_triple for many, a column at a time; False (none added) when any is invalid."""
+        if not triples:
+            return True
+        stations, connectors, systems = (list(column) for column in zip(*triples, strict=True))
+        new_stations = set(stations).difference(self._stations)
+        if not validation.all_station_ids(new_stations):
+            return False
+        for connector in set(connectors):
+            if not (
+                0 < len(connector) <= validation.CONNECTOR_ID_MAX
+                and (connector.isascii() or validation.utf8_encodable(connector))
+            ):
+                return False
+        if not all(0 < cs <= validation.INT32_MAX for cs in set(systems)):
+            return False
+        self._stations |= new_stations
+        lists = self._lists
+        for index_key in (
+            *zip(new_stations, repeat(None), repeat(False)),
+            *zip(repeat(None), set(systems), repeat(False)),
+            *zip(stations, systems, repeat(False)),
+        ):
+            if index_key not in lists:
+                lists[index_key] = []
+        heads = map(
+            b"".join,
+            zip(
+                map(_delimited, repeat(_STATION), map(str.encode, stations)),
+                map(_delimited, repeat(_CONNECTOR), map(str.encode, connectors)),
+                repeat(_CENTRAL_SYSTEM),
+                map(varint, systems),
+            ),
+        )
+        self._triples.update(
+            zip(
+                zip(stations, connectors, systems, strict=True),
+                map(
+                    _Triple,
+                    heads,
+                    map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
+                    map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
+                    map(lists.__getitem__, zip(stations, systems, repeat(False))),
+                ),
+                strict=True,
+            )
+        )
+        return True
+
+    def _index(self, key: bytes, station: str, cs: int, triple: _Triple, is_open: bool) -> None:
+        triple.by_station.append(key)
+        triple.by_central_system.append(key)
+        triple.by_both.append(key)
+        if is_open:
+            for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
+                self._lists.setdefault(index_key, []).append(key)
+
+    def add_rows(self, rows: Iterable[Row]) -> None:
+        """Take rows one at a time; an ApiError is about the last one taken."""
+        log, framed, opened, everything = self._log, self._framed, self._opened, self._lists[_ALL]
+        for row in rows:
+            transaction_id, station, connector, cs, start_s, start_n, end_s, end_n = row
+            triple = self._triple(station, connector, cs)
+            if not (
+                triple is not None
+                and 0 < len(transaction_id) <= validation.TRANSACTION_ID_MAX
+                and start_s is not None
+                and _in_range(start_s, start_n)
+                and (end_s is None or (_in_range(end_s, end_n) and (end_s, end_n) >= (start_s, start_n)))
+            ):
+                raise errors.invalid(violations(message_of(row)))
+            id_bytes = transaction_id.encode()
+            if id_bytes in log._framed or id_bytes in framed:
+                raise _conflict(log, row, framed.get(id_bytes))
+            if end_s is None:
+                holder = log._open.get((station, connector)) or opened.get((station, connector))
+                if holder is not None:
+                    raise _conflict(log, row, framed.get(holder.encode()))
+                opened[(station, connector)] = transaction_id
+            body = _delimited(_ID, id_bytes) + triple.fields + _timestamp(_STARTED, start_s, start_n)
+            if end_s is not None:
+                body += _timestamp(_ENDED, end_s, end_n)
+            framed[id_bytes] = _delimited(_ITEM, body)
+            key = time_key(start_s, start_n) + id_bytes
+            everything.append(key)
+            self._index(key, station, cs, triple, end_s is None)
+
+    def add_records(self, records: list[Any]) -> bool:
+        """Take fixture records (parsed JSON) of the plain shape, column by
+        column, all or none: False, and nothing taken, when any record is
+        not plain or breaks a rule; add_rows then finds and names it.
+
+        Each step is one pass of a C loop (map, set, join) over a column, so
+        a record costs a few Python steps instead of a hundred."""
+        if not records:
+            return True
+        # Shape: the five fields, and ended_at or nothing else.
+        if set(map(type, records)) != {dict}:
+            return False
+        sizes = list(map(len, records))
+        if not set(sizes) <= {5, 6} or sum(map(_HAS_ENDED_AT, records)) != sizes.count(6):
+            return False
+        try:
+            ids, stations, connectors, systems, starts = (list(map(get, records)) for get in _COLUMNS.values())
+        except KeyError:
+            return False
+        ends = list(map(dict.get, records, repeat("ended_at")))
+        if not (
+            set(map(type, ids)) == set(map(type, stations)) == set(map(type, connectors)) == {str}
+            and set(map(type, systems)) == {int}
+            and set(map(type, ends)) <= {str, type(None)}
+        ):
+            return False
+        # Field rules.
+        lengths = set(map(len, ids))
+        if min(lengths) < 1 or max(lengths) > validation.TRANSACTION_ID_MAX or not "".join(ids).isascii():
+            return False
+        triples = list(zip(stations, connectors, systems, strict=True))
+        if not self._add_triples(set(triples).difference(self._triples)):
+            return False
+        closed = [i for i, end in enumerate(ends) if end is not None]
+        started, ended = _times(starts), _times([ends[i] for i in closed])
+        if started is None or ended is None or 0 in started[0] or 0 in ended[0]:
+            return False  # (0 seconds: a field left out; add_rows has it)
+        elapsed = _elapsed(started)
+        if not all(map(ge, _elapsed(ended), map(elapsed.__getitem__, closed))):
+            return False
+        # Unique ids, one open transaction per connector.
+        id_bytes = list(map(str.encode, ids))
+        log, framed = self._log, self._framed
+        if len(set(id_bytes)) != len(id_bytes) or not (
+            log._framed.keys().isdisjoint(id_bytes) and framed.keys().isdisjoint(id_bytes)
+        ):
+            return False
+        opening = [i for i, end in enumerate(ends) if end is None]
+        opened = {(stations[i], connectors[i]): ids[i] for i in opening}
+        if len(opened) != len(opening) or not (
+            log._open.keys().isdisjoint(opened) and self._opened.keys().isdisjoint(opened)
+        ):
+            return False
+        # Every rule holds: encode and index.
+        nanos = self._nanos
+        for value in set(started[1]).union(ended[1]) - nanos.keys():
+            nanos[value] = _NANOS + varint(value) if value else b""
+        end_fields = [b""] * len(records)
+        for i, field in zip(closed, self._timestamp_fields(_ENDED, ended), strict=True):
+            end_fields[i] = field
+        bodies = list(
+            map(
+                b"".join,
+                zip(
+                    repeat(_ID),
+                    map(_LENGTHS.__getitem__, map(len, id_bytes)),
+                    id_bytes,
+                    map(attrgetter("fields"), map(self._triples.__getitem__, triples)),
+                    self._timestamp_fields(_STARTED, started),
+                    end_fields,
+                ),
+            )
+        )
+        del end_fields
+        framed.update(zip(id_bytes, _delimited_all(_ITEM, bodies), strict=True))
+        del bodies
+        keys = list(
+            map(add, map(int.to_bytes, map(sub, repeat(_TIME_KEY_OFFSET), elapsed), repeat(_KEY_TIME_BYTES)), id_bytes)
+        )
+        self._lists[_ALL] += keys
+        for key, shared in zip(keys, map(self._triples.__getitem__, triples), strict=True):
+            shared.by_station.append(key)
+            shared.by_central_system.append(key)
+            shared.by_both.append(key)
+        for i in opening:
+            station, _, cs = triples[i]
+            for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
+                self._lists.setdefault(index_key, []).append(keys[i])
+        self._opened.update(opened)
+        return True
+
+    def _timestamp_fields(self, tag: bytes, times: tuple[list[int], list[int]]) -> list[bytes]:
+        seconds, nanos = times
+        return _delimited_all(
+            tag, list(map(add, map(add, repeat(_SECONDS), map(varint, seconds)), map(self._nanos.__getitem__, nanos)))
+        )
+
+    def commit(self) -> int:
+        """Put the batch into the log; returns how many transactions."""
+        log = self._log
+        log._framed.update(self._framed)
+        log._open.update(self._opened)
+        for index_key, keys in self._lists.items():
+            if keys:
+                index = log._indexes.get(index_key)
+                if index is None:
+                    log._indexes[index_key] = _sorted_list(keys)
+                else:
+                    index.update(keys)
+        return len(self._framed)
+
+
+def _delimited_all(tag: bytes, bodies: list[bytes]) -> list[bytes]:
+    return list(map(b"".join, zip(repeat(tag), map(_LENGTHS.__getitem__, map(len, bodies)), bodies)))
+
+
+def _elapsed(times: tuple[list[int], list[int]]) -> list[int]:
+    """The time part of sort keys, as integers (see transactions.time_key)."""
+    seconds, nanos = times
+    return list(map(or_, map(lshift, map(sub, seconds, repeat(MIN_SECONDS)), repeat(_NANOS_BITS)), nanos))
+
+
+def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
+    """(seconds, nanos) columns of plain RFC 3339 texts, or None when any is not."""
+    if not texts:
+        return [], []
+    if set(map(type, texts)) != {str}:
+        return None
+    lengths = list(map(len, texts))
+    if min(lengths) < 20 or max(lengths) > 30 or 21 in lengths:
+        return None
+    if set(map(itemgetter(10), texts)) != {"T"} or set(map(itemgetter(-1), texts)) != {"Z"}:
+        return None
+    dots = list(map(itemgetter(19), texts))
+    # Without a fraction, 19 is the final Z; with one, it must be the dot.
+    if not set(dots) <= {".", "Z"} or dots.count("Z") != lengths.count(20):
+        return None
+    fractions = list(map(_FRACTION, texts))
+    joined = "".join(fractions)
+    if joined and not rfc3339.digits(joined):
+        return None
+    dates, times = list(map(_DATE, texts)), list(map(_TIME, texts))
+    # Only parts not met before need a look.
+    if any(rfc3339.day(d) is None for d in set(dates).difference(rfc3339.DAYS)):
+        return None
+    if any(rfc3339.time_of_day(t) is None for t in set(times).difference(rfc3339.TIMES_OF_DAY)):
+        return None
+    seconds = list(map(add, map(rfc3339.DAYS.__getitem__, dates), map(rfc3339.TIMES_OF_DAY.__getitem__, times)))
+    return seconds, list(map(int, map(_NINE_DIGITS, fractions)))
+
+
+def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:
+    body = (_SECONDS + varint(seconds) if seconds else b"") + nanos_field
+    return tag + bytes((len(body),)) + body
+
+
+def load_rows(log: TransactionLog, rows: Iterable[Row]) -> int:
+    """Add every row to log, all or none, as log.add would; rows are taken one
+    at a time, so an ApiError is about the last row taken. Returns how many."""
+    batch = Batch(log)
+    batch.add_rows(rows)
+    return batch.commit()
+
+
+def _conflict(log: TransactionLog, row: Row, earlier: bytes | None) -> errors.ApiError:
+    """The error log.add gives for row after log's own transactions and one
+    earlier row of the batch (framed), replayed on a scratch log."""
+    scratch = TransactionLog()
+    scratch._framed, scratch._open = dict(log._framed), dict(log._open)
+    try:
+        if earlier is not None:
+            scratch.add([unframe(earlier)])
+        scratch.add([message_of(row)])
+    except errors.ApiError as error:
+        return error
+    raise AssertionError(f"transaction {row[0]!r} is refused by load_rows but not by add")

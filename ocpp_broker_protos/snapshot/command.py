@@ -1,0 +1,59 @@
+"""`ocpp-broker-protos export`: one clear message and a non-zero exit on any
+failure, the file complete or untouched, progress and notes on standard
+error, nothing but the file on standard output."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ocpp_broker_protos.cli_credentials import ClientOptions, open_client_channel
+from ocpp_broker_protos.progress import Progress
+from ocpp_broker_protos.snapshot import ReadError, export
+
+
+def run_export(
+    target: str,
+    output: str | None,
+    *,
+    options: ClientOptions | None = None,
+    timeout: float = 10.0,
+) -> int:
+    where = output or "standard output"
+    channel = open_client_channel(target, options or ClientOptions())
+    progress = Progress(f"export {target}")
+    counts: dict[str, int] = {}
+
+    def on_items(name: str, count: int) -> None:
+        counts[name] = count
+        progress.update(name, count)
+
+    started = time.monotonic()
+    try:
+        notes = export(channel, output, timeout=timeout, on_items=on_items, write=sys.stdout.write)
+        if output is None:
+            sys.stdout.flush()
+    except ReadError as error:
+        return _fail(f"cannot export {target}: {error}; {where} untouched")
+    except OSError as error:
+        return _fail(f"cannot write {where}: {error}; nothing written")
+    except KeyboardInterrupt:
+        return _fail(f"interrupted; {where} untouched", status=130)
+    finally:
+        channel.close()
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    seconds = time.monotonic() - started
+    items = sum(counts.values())
+    listed = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+    print(
+        f"exported {listed} from {target} to {where} in {seconds:.1f} s ({items / max(seconds, 1e-9):,.0f} items/s)"
+        + (f"; {len(notes)} record(s) dropped or changed to keep the file loadable" if notes else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
