@@ -41,6 +41,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,7 +168,7 @@ def run_suite(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
 def installed_versions(py: Path) -> dict[str, str]:
     script = "import importlib.metadata as m, json; print(json.dumps({d.name: d.version for d in m.distributions()}))"
     out = subprocess.run([py, "-c", script], capture_output=True, text=True, check=True).stdout
-    return {name.lower().replace("_", "-"): version for name, version in json.loads(out).items()}
+    return {canonicalize_name(name): version for name, version in json.loads(out).items()}
 
 
 def check_declared_ranges(lock: str, installed: dict[str, str]) -> str:
@@ -175,7 +176,7 @@ def check_declared_ranges(lock: str, installed: dict[str, str]) -> str:
     floors = floor_pins()
     shown = []
     for requirement in declared_requirements():
-        name = requirement.name.lower().replace("_", "-")
+        name = canonicalize_name(requirement.name)
         version = installed.get(name)
         if version is None:
             raise SystemExit(f"compat: {lock}: {name} is declared but not installed; run make lock")
@@ -216,6 +217,8 @@ def unpack_sdist(sdist: Path, work: Path) -> Path:
         if missing:
             raise SystemExit(f"compat: the sdist lacks tracked files: {', '.join(missing)}")
         print(f"== sdist: holds every tracked file but {', '.join(NOT_IN_SDIST)}", flush=True)
+    else:
+        print("== sdist: NOT compared with the tracked files: this is no git checkout", flush=True)
     return tree
 
 

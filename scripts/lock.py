@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements"
@@ -49,7 +50,7 @@ def declared_requirements() -> list[Requirement]:
     merged: dict[str, Requirement] = {}
     for text in declared:
         requirement = Requirement(text)
-        name = requirement.name.lower().replace("_", "-")
+        name = canonicalize_name(requirement.name)
         if name in merged and merged[name].specifier != requirement.specifier:
             raise SystemExit(f"{name} is declared twice with different ranges: {merged[name]} and {requirement}")
         merged[name] = requirement
@@ -66,7 +67,7 @@ def lower_bound(requirement: Requirement) -> str:
 
 def floor_pins() -> dict[str, str]:
     """Name -> declared lower bound, for every declared requirement."""
-    return {r.name.lower().replace("_", "-"): lower_bound(r) for r in declared_requirements()}
+    return {canonicalize_name(r.name): lower_bound(r) for r in declared_requirements()}
 
 
 def derived_sources() -> dict[str, str]:
