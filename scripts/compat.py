@@ -70,9 +70,10 @@ class Run:
 class Result:
     run: Run
     interpreter: str
-    versions: str
+    passed: bool
     summary: str
-    seconds: float
+    versions: str = ""
+    seconds: float = 0.0
 
 
 def classified_pythons() -> list[str]:
@@ -148,8 +149,8 @@ def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None =
     subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True)
 
 
-def run_suite(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
-    """Run pytest, echoing its output; return its closing summary line."""
+def run_suite(*args: str | Path, cwd: Path, env: dict[str, str]) -> tuple[bool, str]:
+    """Run pytest, echoing its output; return whether it passed and its closing summary line."""
     print("+", " ".join(map(str, args)), flush=True)
     last = ""
     with subprocess.Popen(
@@ -160,9 +161,7 @@ def run_suite(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
             print(line, end="", flush=True)
             if line.strip():
                 last = line.strip().strip("=").strip()
-    if process.returncode != 0:
-        raise SystemExit(f"compat: the suite failed ({last})")
-    return last
+    return process.returncode == 0, last
 
 
 def installed_versions(py: Path) -> dict[str, str]:
@@ -237,7 +236,18 @@ def wheel_from_sdist(tree: Path, reference: Path, out: Path) -> Path:
 
 
 def prove(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, work: Path) -> Result:
+    """One run; a failure is recorded rather than raised, so that every run reports."""
     started = time.monotonic()
+    try:
+        result = attempt(run_, interpreter, wheel, sdist, work)
+    except (SystemExit, subprocess.CalledProcessError) as error:
+        print(f"compat: {run_.name}: {error}", flush=True)
+        result = Result(run_, interpreter[1], passed=False, summary=f"not run: {error}")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def attempt(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, work: Path) -> Result:
     env = {**os.environ, "PYTHONWARNINGS": "error", "OCPP_BROKER_PROTOS_EXPECT_INSTALLED": "1"}
     pytest = ["-W", "error", "-m", "pytest", "-q", "-m", "not tooling"]
     if run_.source == "wheel":
@@ -251,7 +261,7 @@ def prove(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, wor
                 suite.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source, suite / name)
         print(f"== {run_.name}: CPython {interpreter[1]}: {versions}", flush=True)
-        summary = run_suite(py, *pytest, "tests", cwd=suite, env=env)
+        passed, summary = run_suite(py, *pytest, "tests", cwd=suite, env=env)
     else:
         tree = unpack_sdist(sdist, work / run_.name)
         built = wheel_from_sdist(tree, wheel, work / "sdist-wheel")
@@ -261,8 +271,8 @@ def prove(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, wor
         # front of sys.path (no cwd entry, tests' folder appended) so that the
         # suite imports the installed copy.
         env["PYTHONSAFEPATH"] = "1"
-        summary = run_suite(py, *pytest, "--import-mode=append", "tests", cwd=tree, env=env)
-    return Result(run_, interpreter[1], versions, summary, time.monotonic() - started)
+        passed, summary = run_suite(py, *pytest, "--import-mode=append", "tests", cwd=tree, env=env)
+    return Result(run_, interpreter[1], passed, summary, versions)
 
 
 def main() -> int:
@@ -286,10 +296,16 @@ def main() -> int:
         for run_ in runs:
             if args.only in (None, run_.name):
                 results.append(prove(run_, pythons[run_.python], args.wheel.resolve(), args.sdist.resolve(), Path(tmp)))
-    print("== compat: proved", flush=True)
+    print("== compat: what ran", flush=True)
     for r in results:
-        print(f"  {r.run.name:<22} CPython {r.interpreter:<8} {r.seconds:5.0f} s  {r.summary}", flush=True)
-        print(f"  {'':<22} {r.versions}", flush=True)
+        verdict = "passed" if r.passed else "FAILED"
+        print(f"  {r.run.name:<22} CPython {r.interpreter:<8} {verdict} {r.seconds:5.0f} s  {r.summary}", flush=True)
+        if r.versions:
+            print(f"  {'':<22} {r.versions}", flush=True)
+    failed = [r.run.name for r in results if not r.passed]
+    if failed:
+        print(f"compat: FAILED: {', '.join(failed)}", flush=True)
+        return 1
     return 0
 
 
