@@ -7,6 +7,7 @@ These read the checkout (requirements/, scripts/, the Makefile), hence the
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -25,7 +26,9 @@ HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
 pytestmark = pytest.mark.tooling
 
 
+@functools.cache
 def load_script(name: str) -> ModuleType:
+    """scripts/NAME.py as a module; loaded on first use, since only the checkout has scripts/."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
@@ -37,10 +40,6 @@ def load_script(name: str) -> ModuleType:
         return module
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-
-
-LOCK = load_script("lock")
-COMPAT = load_script("compat")
 
 
 def lock_entries(path: Path) -> dict[str, tuple[str, list[str]]]:
@@ -73,9 +72,9 @@ LOCKS = sorted(REQUIREMENTS.glob("*.txt"))
 
 
 def test_every_environment_has_a_lock_and_every_lock_a_source() -> None:
-    assert {p.stem for p in LOCKS} == set(LOCK.LOCKS)
-    for lock in LOCKS:
-        assert lock.with_suffix(".in").is_file(), lock.name
+    assert {p.stem for p in LOCKS} == set(load_script("lock").LOCKS)
+    for path in LOCKS:
+        assert path.with_suffix(".in").is_file(), path.name
 
 
 @pytest.mark.parametrize("lock", LOCKS, ids=[p.name for p in LOCKS])
@@ -96,13 +95,15 @@ def test_every_source_requirement_is_met_by_its_lock(lock: Path) -> None:
 
 
 def test_floor_and_newest_sources_are_what_pyproject_declares() -> None:
-    for name, text in LOCK.derived_sources().items():
+    lock = load_script("lock")
+    for name, text in lock.derived_sources().items():
         assert (REQUIREMENTS / f"{name}.in").read_text() == text, f"requirements/{name}.in is stale: run make lock"
 
 
 def test_the_floor_lock_holds_every_declared_lower_bound() -> None:
+    lock = load_script("lock")
     entries = lock_entries(REQUIREMENTS / "floor.txt")
-    pins = LOCK.floor_pins()
+    pins = lock.floor_pins()
     assert pins
     for name, version in pins.items():
         assert entries[canonicalize_name(name)][0] == version, name
@@ -123,27 +124,30 @@ def test_the_makefile_installs_only_from_the_locks() -> None:
 
 
 def test_a_lower_bound_is_read_from_each_specifier_form() -> None:
-    assert LOCK.lower_bound(Requirement("grpcio>=1.63.2")) == "1.63.2"
-    assert LOCK.lower_bound(Requirement("protobuf<8,>=5.26.1")) == "5.26.1"
-    assert LOCK.lower_bound(Requirement("x~=2.4")) == "2.4"
+    lock = load_script("lock")
+    assert lock.lower_bound(Requirement("grpcio>=1.63.2")) == "1.63.2"
+    assert lock.lower_bound(Requirement("protobuf<8,>=5.26.1")) == "5.26.1"
+    assert lock.lower_bound(Requirement("x~=2.4")) == "2.4"
     with pytest.raises(SystemExit, match="exactly one lower bound"):
-        LOCK.lower_bound(Requirement("x<3"))
+        lock.lower_bound(Requirement("x<3"))
 
 
 def test_compat_proves_every_classified_python() -> None:
-    plan = COMPAT.plan(["3.11", "3.12", "3.13"])
+    compat = load_script("compat")
+    plan = compat.plan(["3.11", "3.12", "3.13"])
     assert [(r.lock, r.python, r.source) for r in plan] == [
         ("floor", "3.11", "wheel"),
         ("newest", "3.12", "wheel"),
         ("newest", "3.13", "sdist"),
     ]
-    one = COMPAT.plan(["3.11"])
+    one = compat.plan(["3.11"])
     assert [(r.lock, r.python, r.source) for r in one] == [("floor", "3.11", "wheel"), ("newest", "3.11", "sdist")]
-    assert {r.python for r in COMPAT.plan(COMPAT.classified_pythons())} == set(COMPAT.classified_pythons())
+    assert {r.python for r in compat.plan(compat.classified_pythons())} == set(compat.classified_pythons())
 
 
 def test_compat_fails_loudly_when_a_classified_python_is_missing() -> None:
+    compat = load_script("compat")
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert COMPAT.find_python(running)[1] == ".".join(map(str, sys.version_info[:3]))
+    assert compat.find_python(running)[1] == ".".join(map(str, sys.version_info[:3]))
     with pytest.raises(SystemExit, match=r"no CPython 3\.99 on this machine.*drop its classifier"):
-        COMPAT.find_pythons([running, "3.99"])
+        compat.find_pythons([running, "3.99"])
