@@ -36,14 +36,16 @@ LISTS = {"ListCentralSystems", "ListWorkers", "GetAllMappings", "GetWorkerConnec
 TRANSACTIONS = 5_000
 
 
-def add_history(store: Store, central_system_id: int) -> None:
-    """Transactions spread over the fleet; one in ten is still open, the others ended after half an hour."""
+def add_history(store: Store, central_system_ids: tuple[int, int]) -> None:
+    """Transactions spread over the fleet and both central systems (so every
+    filter keeps some and drops some); one in ten is still open, the others
+    ended after half an hour."""
     store.add_transactions(
         Transaction(
             id=f"tx-{n:08d}",
             station_id=station(n * 7 % STATIONS),
             connector_id="1",
-            central_system_id=central_system_id,
+            central_system_id=central_system_ids[n % 3 == 0],
             started_at=Timestamp(seconds=1_780_000_000 + n * 60),
             ended_at=None if n % 10 == 0 else Timestamp(seconds=1_780_000_000 + n * 60 + 1800),
         )
@@ -55,7 +57,7 @@ def add_history(store: Store, central_system_id: int) -> None:
 def fleet() -> Iterator[tuple[ReferenceServer, tuple[int, int]]]:
     store = Store()
     primary, roaming = build_fleet(store, STATIONS)
-    add_history(store, primary)
+    add_history(store, (primary, roaming))
     with ReferenceServer(store=store) as server:
         yield server, (primary, roaming)
 

@@ -53,7 +53,7 @@ def build(store: Store) -> dict[str, set[Any]]:
         store.create_central_system(f"CS-{n}", "wss://cs.example/ocpp")
     stable_cs = {cs.id for cs in store.list_central_systems() if cs.id % 2 == 1}
     for n in range(STATIONS):
-        store.create_mapping(station(n), HUB)
+        store.create_mapping(station(n), HUB, is_enabled=True)
         store.create_connection(HUB, station(n))
         if n % 2 == 0:
             store.create_mapping(station(n), 3)
@@ -120,7 +120,7 @@ class Writers:
         n = rng.randrange(1, STATIONS, 2)
         with self.store._lock:  # create-or-delete decided atomically
             if self.store._mappings.get((station(n), HUB)) is None:
-                self.store.create_mapping(station(n), HUB)
+                self.store.create_mapping(station(n), HUB, is_enabled=True)
                 self.store.create_connection(HUB, station(n))
             else:
                 self.store.delete_mapping(station(n), HUB)

@@ -15,7 +15,7 @@ def store():
     store = Store()
     for name in ("A", "B"):
         store.create_central_system(name, "wss://cs.example/ocpp")
-    store.create_mapping("CP-1", 1, is_master=True)
+    store.create_mapping("CP-1", 1, is_master=True, is_enabled=True)
     store.create_connection(1, "CP-1")
     return store
 
