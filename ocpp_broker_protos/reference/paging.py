@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -40,6 +41,7 @@ _HEADER = struct.Struct(">BB")
 _DIGEST_SIZE = 8
 _INT = struct.Struct(">q")
 _LENGTH = struct.Struct(">H")
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 Key = tuple[Any, ...]
 T = TypeVar("T")
@@ -73,14 +75,17 @@ class Listing:
         self.key_types = key_types
         # None: a page size of 0 means no limit (the lists without `limit`).
         self.default_size = default_size
+        self._header = _HEADER.pack(VERSION, number)
 
     def _digest(self, binding: Key, body: bytes) -> bytes:
-        digest = hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
+        digest = _binding_digest(binding).copy()
         digest.update(body)
         return digest.digest()
 
     def token(self, binding: Key, key: Key) -> str:
-        parts = [_HEADER.pack(VERSION, self.number)]
+        # Issued on nearly every page, so it avoids the base64 module's
+        # wrappers; the result is exactly urlsafe_b64encode without padding.
+        parts = [self._header]
         for kind, value in zip(self.key_types, key, strict=True):
             if kind is int:
                 parts.append(_INT.pack(value))
@@ -88,7 +93,8 @@ class Listing:
                 raw = value.encode() if kind is str else value
                 parts.append(_LENGTH.pack(len(raw)) + raw)
         body = b"".join(parts)
-        return base64.urlsafe_b64encode(body + self._digest(binding, body)).rstrip(b"=").decode("ascii")
+        encoded = binascii.b2a_base64(body + self._digest(binding, body), newline=False)
+        return encoded.translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
     def _key(self, token: str, binding: Key) -> Key:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
@@ -146,6 +152,13 @@ class Listing:
         default_size, max_size = (self.default_size, MAX_PAGE_SIZE) if sizes is None else sizes
         size = default_size if page_size == 0 else min(page_size, max_size)
         return Cursor(self, binding, after, size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _binding_digest(binding: Key) -> hashlib.blake2b:
+    """The digest state after the binding, copied for each token: a walk
+    issues and checks many tokens with the same filters."""
+    return hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
