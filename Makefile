@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test generate check-generated docs check-docs lint breaking wheel compat pytest bench clean
+.PHONY: help serve test generate check-generated docs check-docs check-conformance-docs lint breaking wheel compat pytest bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,11 +36,15 @@ generate: $(GEN_VENV)/.stamp ## Regenerate the committed bindings and descriptor
 check-generated: $(GEN_VENV)/.stamp ## Fail when the committed generated code is not what proto/ generates.
 	$(GEN_VENV)/bin/python scripts/generate.py --check
 
-docs: $(VENV)/.stamp ## Regenerate docs/api.md from the .proto comments.
+docs: $(VENV)/.stamp ## Regenerate docs/api.md (.proto comments) and docs/conformance.md (case registry).
 	$(PY) scripts/gen_api_docs.py
+	$(PY) scripts/gen_conformance_docs.py
 
 check-docs: $(VENV)/.stamp ## Fail when docs/api.md is not what the .proto comments give.
 	$(PY) scripts/gen_api_docs.py --check
+
+check-conformance-docs: $(VENV)/.stamp ## Fail when docs/conformance.md is not what the case registry gives.
+	$(PY) scripts/gen_conformance_docs.py --check
 
 lint: $(VENV)/.stamp ## buf lint, buf format check, ruff (lint + format), mypy --strict.
 	$(BUF) lint
@@ -65,7 +69,7 @@ pytest: $(VENV)/.stamp ## The test suite in the development environment.
 compat: wheel ## The suite against the built wheel at the lowest and the newest declared runtimes.
 	$(PY) scripts/compat.py dist/*.whl
 
-test: lint check-generated check-docs breaking pytest compat ## Everything that proves the package.
+test: lint check-generated check-docs check-conformance-docs breaking pytest compat ## Everything that proves the package.
 	@echo "make test: all checks passed"
 
 bench: $(VENV)/.stamp $(GEN_VENV)/.stamp ## Benchmarks against same-run baselines; writes benchmarks/results/latest.json.

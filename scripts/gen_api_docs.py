@@ -134,15 +134,20 @@ def main() -> int:
     args = parser.parse_args()
     shipped = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes())
     files = [f for f in shipped.file if f.package.startswith("ocpp_broker_protos.")]
-    text = render(files)
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("docs/api.md is stale; run `make docs` and commit it")
+    return write_or_check(OUTPUT, render(files), args.check)
+
+
+def write_or_check(output: Path, text: str, check: bool) -> int:
+    """Write a generated document, or with check compare it and fail when the committed one is stale."""
+    name = output.relative_to(ROOT)
+    if check:
+        if not output.exists() or output.read_text() != text:
+            print(f"{name} is stale; run `make docs` and commit it")
             return 1
-        print("docs/api.md is fresh")
+        print(f"{name} is fresh")
         return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    output.write_text(text)
+    print(f"wrote {name}")
     return 0
 
 

@@ -13,8 +13,9 @@ import pytest
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo, WorkerInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
-from ocpp_broker_protos.reference import ReferenceServer, Store, errors
+from ocpp_broker_protos.reference import ReferenceServer, Store, errors, paging
 from ocpp_broker_protos.reference.demo import demo_store
+from ocpp_broker_protos.reference.paging import Page
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse
 
 
@@ -62,17 +63,27 @@ class OffByOnePaging(Store):
 
 
 class UnsortedCentralSystems(Store):
-    """ListCentralSystems comes newest first."""
+    """ListCentralSystems comes newest first, paged or not."""
 
     def list_central_systems(self) -> list[CentralSystem]:
         return list(reversed(super().list_central_systems()))
 
+    def central_systems_page(self, page_size: int = 0, page_token: str = "") -> Page[CentralSystem]:
+        page = super().central_systems_page(page_size, page_token)
+        return Page(list(reversed(page.items)), page.next_page_token, page.total_count)
+
 
 class UnsortedMappings(Store):
-    """GetAllMappings comes in reverse key order."""
+    """GetAllMappings comes in reverse key order, paged or not."""
 
     def list_mappings(self, station_id: str = "", central_system_id: int = 0) -> list[Mapping]:
         return list(reversed(super().list_mappings(station_id, central_system_id)))
+
+    def mappings_page(
+        self, station_id: str = "", central_system_id: int = 0, page_size: int = 0, page_token: str = ""
+    ) -> Page[Mapping]:
+        page = super().mappings_page(station_id, central_system_id, page_size, page_token)
+        return Page(list(reversed(page.items)), page.next_page_token, page.total_count)
 
 
 class LimitNotCapped(Store):
@@ -139,6 +150,84 @@ class NamesNotUnique(Store):
         return None
 
 
+Fetch = Callable[[int, str], Page[Any]]
+
+
+class _PagedLists(Store):
+    """Sends the four page_size lists through one hook, for variants that break paging the same way on each."""
+
+    def _page(self, fetch: Fetch, page_size: int, page_token: str) -> Page[Any]:
+        return fetch(page_size, page_token)
+
+    def central_systems_page(self, page_size: int = 0, page_token: str = "") -> Page[CentralSystem]:
+        return self._page(lambda size, token: Store.central_systems_page(self, size, token), page_size, page_token)
+
+    def mappings_page(
+        self, station_id: str = "", central_system_id: int = 0, page_size: int = 0, page_token: str = ""
+    ) -> Page[Mapping]:
+        def fetch(size: int, token: str) -> Page[Mapping]:
+            return Store.mappings_page(self, station_id, central_system_id, size, token)
+
+        return self._page(fetch, page_size, page_token)
+
+    def workers_page(self, page_size: int = 0, page_token: str = "", view: int = 0) -> Page[WorkerInfo]:
+        return self._page(lambda size, token: Store.workers_page(self, size, token, view), page_size, page_token)
+
+    def worker_connections_page(
+        self, central_system_id: int, page_size: int = 0, page_token: str = ""
+    ) -> Page[ConnectionInfo]:
+        def fetch(size: int, token: str) -> Page[ConnectionInfo]:
+            return Store.worker_connections_page(self, central_system_id, size, token)
+
+        return self._page(fetch, page_size, page_token)
+
+
+class OffsetTokens(_PagedLists):
+    """Tokens hold an offset into the list, so every insert or delete ahead of it shifts the next page.
+
+    Each token also carries a real token of the same request, checked on
+    replay, so it stays bound to the filters: only the offset is wrong."""
+
+    def _page(self, fetch: Fetch, page_size: int, page_token: str) -> Page[Any]:
+        fetch(min(page_size, 1), "")  # refuses a negative page_size like the real one
+        offset = 0
+        if page_token:
+            head, _, bound = page_token.partition("~")
+            # A replay with other filters, or garbage, is refused like the real one.
+            fetch(1, bound if head.isdigit() else page_token)
+            offset = int(head)
+        everything = fetch(0, "").items
+        stop = len(everything) if page_size == 0 else offset + min(page_size, paging.MAX_PAGE_SIZE)
+        token = f"{stop}~{fetch(1, '').next_page_token}" if stop < len(everything) else ""
+        return Page(everything[offset:stop], token, len(everything))
+
+
+class MissingTokenOnLastFullPage(_PagedLists):
+    """A full page gets no next_page_token when less than a full page follows it."""
+
+    def _page(self, fetch: Fetch, page_size: int, page_token: str) -> Page[Any]:
+        page = fetch(page_size, page_token)
+        if page.next_page_token and page_size > 0 and len(page.items) == min(page_size, paging.MAX_PAGE_SIZE):
+            following = fetch(page_size, page.next_page_token)
+            if len(following.items) < len(page.items):
+                return Page(page.items, "", page.total_count)
+        return page
+
+
+class TotalCountOfThePage(_PagedLists):
+    """total_count counts the items of the page, not every match."""
+
+    def _page(self, fetch: Fetch, page_size: int, page_token: str) -> Page[Any]:
+        page = fetch(page_size, page_token)
+        return Page(page.items, page.next_page_token, len(page.items))
+
+
+def _tokens_not_bound_to_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token's digest leaves out the request's filters and view: it verifies with any."""
+    original = paging.Listing._digest
+    monkeypatch.setattr(paging.Listing, "_digest", lambda self, binding, body: original(self, (), body))
+
+
 def _without_error_info(error: errors.ApiError) -> grpc.Status:
     """Statuses with the right code and message but no ErrorInfo detail."""
     from google.rpc import code_pb2, status_pb2
@@ -158,8 +247,12 @@ def _bad_request_names_wrong_field(error: errors.ApiError) -> grpc.Status:
     return ORIGINAL_TO_STATUS(errors.ApiError(error.code, error.reason, error.message, renamed, error.metadata))
 
 
-# name -> (store class, replacement for errors.to_grpc_status or None)
-VARIANTS: dict[str, tuple[type[Store], Callable[[errors.ApiError], grpc.Status] | None]] = {
+def _statuses(to_status: Callable[[errors.ApiError], grpc.Status]) -> Callable[[pytest.MonkeyPatch], None]:
+    return lambda monkeypatch: monkeypatch.setattr(errors, "to_grpc_status", to_status)
+
+
+# name -> (store class, a patch applied while the server runs, or None)
+VARIANTS: dict[str, tuple[type[Store], Callable[[pytest.MonkeyPatch], None] | None]] = {
     "not_found_instead_of_failed_precondition": (NotFoundForUnknownCentralSystem, None),
     "ignores_update_mask": (IgnoresUpdateMask, None),
     "allows_second_enabled_master": (AllowsSecondMaster, None),
@@ -175,16 +268,45 @@ VARIANTS: dict[str, tuple[type[Store], Callable[[errors.ApiError], grpc.Status] 
     "disconnect_deletes_the_record": (DisconnectDeletes, None),
     "total_count_ignores_filters": (TotalCountIgnoresFilters, None),
     "central_system_names_not_unique": (NamesNotUnique, None),
-    "missing_error_info": (Store, _without_error_info),
-    "bad_request_names_the_wrong_field": (Store, _bad_request_names_wrong_field),
+    "missing_error_info": (Store, _statuses(_without_error_info)),
+    "bad_request_names_the_wrong_field": (Store, _statuses(_bad_request_names_wrong_field)),
+    "offset_tokens_shift_under_writes": (OffsetTokens, None),
+    "tokens_not_bound_to_filters": (Store, _tokens_not_bound_to_filters),
+    "missing_token_on_the_last_full_page": (MissingTokenOnLastFullPage, None),
+    "total_count_counts_the_page": (TotalCountOfThePage, None),
+}
+
+#: The case that must fail against each variant (others may fail too).
+CAUGHT_BY: dict[str, str] = {
+    "not_found_instead_of_failed_precondition": "mapping_needs_an_existing_central_system",
+    "ignores_update_mask": "central_system_update_mask_limits_the_change",
+    "allows_second_enabled_master": "one_enabled_master_on_create",
+    "keeps_connections_after_disable": "disabling_a_mapping_disconnects",
+    "off_by_one_paging": "transactions_pages_are_consistent",
+    "unsorted_central_systems": "central_systems_listed_by_id",
+    "unsorted_mappings": "mappings_listed_in_key_order",
+    "limit_not_capped": "transactions_limit_is_capped_at_1000",
+    "wrong_default_limit": "transactions_limit_default_is_100",
+    "no_cascade_on_force_delete": "central_system_force_delete_cascades",
+    "deletes_in_use_without_force": "central_system_delete_in_use_needs_force",
+    "connections_count_out_of_step": "worker_connections_ordered_and_counted",
+    "disconnect_deletes_the_record": "connection_disconnect_and_recreate",
+    "total_count_ignores_filters": "transactions_filter_by_station",
+    "central_system_names_not_unique": "central_system_name_is_unique",
+    "missing_error_info": "central_system_name_is_unique",
+    "bad_request_names_the_wrong_field": "central_system_create_validates_fields",
+    "offset_tokens_shift_under_writes": "get_all_mappings_stable_under_writes",
+    "tokens_not_bound_to_filters": "get_all_mappings_replayed_token_is_invalid",
+    "missing_token_on_the_last_full_page": "get_all_mappings_walks_complete_and_ordered",
+    "total_count_counts_the_page": "get_all_mappings_walks_complete_and_ordered",
 }
 
 
 @contextmanager
 def broken_server(name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceServer]:
-    store_class, to_status = VARIANTS[name]
-    if to_status is not None:
-        monkeypatch.setattr(errors, "to_grpc_status", to_status)
+    store_class, patch = VARIANTS[name]
+    if patch is not None:
+        patch(monkeypatch)
     with ReferenceServer(store=demo_store(store=store_class())) as server:
         yield server
 

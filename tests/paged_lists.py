@@ -110,14 +110,17 @@ def walk(
     paged: PagedList,
     page_size: int,
     between_pages: Callable[[int], None] | None = None,
+    max_pages: int | None = None,
     **filters: Any,
 ) -> list[Any]:
     """Every response of a walk with tokens, first to last.
 
-    between_pages(n) runs after the n-th page (from 1), before the next."""
+    between_pages(n) runs after the n-th page (from 1), before the next; a
+    walk longer than max_pages fails instead of running on."""
     responses: list[Any] = []
     token = ""
     while True:
+        assert max_pages is None or len(responses) < max_pages, f"{paged.name}: no end after {max_pages} pages"
         response = paged.call(channel, **{paged.size_field: page_size}, page_token=token, **filters)
         responses.append(response)
         token = response.next_page_token

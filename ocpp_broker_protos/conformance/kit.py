@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -30,6 +30,8 @@ from ocpp_broker_protos.transaction.v1 import transaction_pb2_grpc as tx_grpc
 
 DOMAIN = errors.DOMAIN
 DEFAULT_TIMEOUT = 10.0
+#: The largest page any list serves: a larger page_size (or limit) means this.
+MAX_PAGE_SIZE = 1000
 
 
 class CaseFailure(AssertionError):
@@ -128,6 +130,25 @@ class _CallDetails(grpc.ClientCallDetails):
 
 
 _M = TypeVar("_M", bound=Message)
+_Req = TypeVar("_Req", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message)
+
+
+def page_items(response: Message) -> list[Any]:
+    """The items of one page of any list: every list response holds them in field 1."""
+    return list(getattr(response, response.DESCRIPTOR.fields_by_number[1].name))
+
+
+@dataclass(frozen=True)
+class Walk(Generic[_Resp]):
+    """What a walk through a list by page tokens read."""
+
+    #: The items of every page, in the order they came.
+    items: list[Any]
+    #: Every response, in order.
+    pages: list[_Resp]
+    #: True when the last page had no next_page_token: the walk saw the end.
+    complete: bool
 
 
 def describe_error(error: grpc.RpcError) -> str:
@@ -206,6 +227,60 @@ class Context:
             # Already gone, or the target refuses: nothing more a case can do.
             with contextlib.suppress(grpc.RpcError):
                 action()
+
+    # -- reading lists ----------------------------------------------------
+
+    def walk(
+        self,
+        call: Callable[[_Req], _Resp],
+        request: _Req,
+        page_size: int | Callable[[int], int] = MAX_PAGE_SIZE,
+        between: Callable[[list[Any]], object] | None = None,
+        max_items: int | None = None,
+    ) -> Walk[_Resp]:
+        """Read a list page by page, passing each next_page_token back with the request's filters.
+
+        Works for every list: the page size goes into ``page_size`` (or
+        ``limit`` for GetAllTransactions) and the items are the response's
+        field 1. page_size is a number, or a function of the number of items
+        read so far, since a client may change it between pages.
+        between(items read so far) runs after each page that has a successor,
+        before asking for it, so a case can write in the middle of a walk. With max_items the walk
+        stops once it has read that many, so a sample of a huge list stays
+        cheap. Each page must hold at most its page size, and a walk must
+        move on: a token that comes back a second time fails the case.
+        """
+        size_field = "page_size" if "page_size" in request.DESCRIPTOR.fields_by_name else "limit"
+        items: list[Any] = []
+        pages: list[_Resp] = []
+        seen_tokens: set[str] = set()
+        token = ""
+        while True:
+            size = page_size(len(items)) if callable(page_size) else page_size
+            # Any: one helper for five request and response types.
+            paged: Any = type(request)()
+            paged.CopyFrom(request)
+            setattr(paged, size_field, size)
+            paged.page_token = token
+            response = call(paged)
+            pages.append(response)
+            page = page_items(response)
+            if size > 0:
+                self.expect(
+                    len(page) <= min(size, MAX_PAGE_SIZE),
+                    f"at most {min(size, MAX_PAGE_SIZE)} items on page {len(pages)}",
+                    len(page),
+                )
+            items.extend(page)
+            token = str(cast(Any, response).next_page_token)
+            if not token:
+                return Walk(items, pages, complete=True)
+            self.expect(token not in seen_tokens, f"a new next_page_token after page {len(pages)}", "one seen before")
+            seen_tokens.add(token)
+            if max_items is not None and len(items) >= max_items:
+                return Walk(items, pages, complete=False)
+            if between is not None:
+                between(items)
 
     # -- checks -----------------------------------------------------------
 

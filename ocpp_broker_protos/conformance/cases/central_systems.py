@@ -7,6 +7,7 @@ from functools import partial
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as pb
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
@@ -32,9 +33,9 @@ def central_system_create_then_get(ctx: Context) -> None:
 
 @case(S + "ListCentralSystems")
 def central_systems_listed_by_id(ctx: Context) -> None:
-    """ListCentralSystems includes new central systems and is ordered by id ascending."""
+    """ListCentralSystems, walked in pages of 1000, includes new central systems and is ordered by id ascending."""
     mine = {ctx.new_central_system().id for _ in range(3)}
-    ids = [cs.id for cs in ctx.central_systems.ListCentralSystems(pb.ListCentralSystemsRequest()).central_systems]
+    ids = [cs.id for cs in ctx.walk(ctx.central_systems.ListCentralSystems, pb.ListCentralSystemsRequest()).items]
     ctx.expect(mine <= set(ids), f"ids {sorted(mine)} listed", ids)
     ctx.expect_equal("order of ids", ids, sorted(ids))
 
@@ -58,7 +59,9 @@ def central_system_create_validates_fields(ctx: Context) -> None:
         ),
     ]
     for request, fields in checks:
-        ctx.expect_error(partial(ctx.central_systems.CreateCentralSystem, request), INVALID, "INVALID_FIELD", fields)
+        ctx.expect_error(
+            partial(ctx.central_systems.CreateCentralSystem, request), INVALID, errors.INVALID_FIELD, fields
+        )
 
 
 @case(S + "CreateCentralSystem")
@@ -70,7 +73,7 @@ def central_system_name_is_unique(ctx: Context) -> None:
             pb.CreateCentralSystemRequest(name=existing.name, websocket_url="wss://other.example")
         ),
         grpc.StatusCode.ALREADY_EXISTS,
-        "CENTRAL_SYSTEM_ALREADY_EXISTS",
+        errors.CENTRAL_SYSTEM_ALREADY_EXISTS,
     )
 
 
@@ -87,7 +90,7 @@ def central_system_unknown_id_is_not_found(ctx: Context) -> None:
         lambda: ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=gone.id)),
     ]
     for call in calls:
-        ctx.expect_error(call, grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND")
+        ctx.expect_error(call, grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND)
 
 
 @case(S + "GetCentralSystem", S + "DeleteCentralSystem")
@@ -97,13 +100,13 @@ def central_system_id_must_be_positive(ctx: Context) -> None:
         ctx.expect_error(
             partial(ctx.central_systems.GetCentralSystem, pb.GetCentralSystemRequest(id=bad)),
             INVALID,
-            "INVALID_FIELD",
+            errors.INVALID_FIELD,
             {"id"},
         )
         ctx.expect_error(
             partial(ctx.central_systems.DeleteCentralSystem, pb.DeleteCentralSystemRequest(id=bad)),
             INVALID,
-            "INVALID_FIELD",
+            errors.INVALID_FIELD,
             {"id"},
         )
 
@@ -153,7 +156,7 @@ def central_system_update_mask_paths_are_checked(ctx: Context) -> None:
         ctx.expect_error(
             partial(ctx.central_systems.UpdateCentralSystem, request),
             INVALID,
-            "INVALID_UPDATE_MASK",
+            errors.INVALID_UPDATE_MASK,
             {"update_mask"},
         )
     got = ctx.central_systems.GetCentralSystem(pb.GetCentralSystemRequest(id=cs.id)).central_system
@@ -169,7 +172,7 @@ def central_system_rename_to_taken_name(ctx: Context) -> None:
             pb.UpdateCentralSystemRequest(id=first.id, name=second.name, update_mask=FieldMask(paths=["name"]))
         ),
         grpc.StatusCode.ALREADY_EXISTS,
-        "CENTRAL_SYSTEM_ALREADY_EXISTS",
+        errors.CENTRAL_SYSTEM_ALREADY_EXISTS,
     )
     same = pb.UpdateCentralSystemRequest(id=first.id, name=first.name, websocket_url="wss://moved.example")
     ctx.expect_equal(
@@ -188,7 +191,7 @@ def central_system_delete_in_use_needs_force(ctx: Context) -> None:
     ctx.expect_error(
         lambda: ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=cs.id)),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "CENTRAL_SYSTEM_IN_USE",
+        errors.CENTRAL_SYSTEM_IN_USE,
     )
     still = ctx.mappings.GetAllMappings(map_pb.GetAllMappingsRequest(station_id=station)).mappings
     ctx.expect_equal("mappings after the refused delete", len(still), 1)
@@ -206,8 +209,9 @@ def central_system_force_delete_cascades(ctx: Context) -> None:
     ctx.central_systems.DeleteCentralSystem(pb.DeleteCentralSystemRequest(id=cs.id, force=True))
     left = ctx.mappings.GetAllMappings(map_pb.GetAllMappingsRequest(station_id=station)).mappings
     ctx.expect_equal("mappings left for the station", [m.central_system_id for m in left], [other.id])
-    workers = {w.central_system_id: w for w in ctx.connections.ListWorkers(conn_pb.ListWorkersRequest()).workers}
+    basic = conn_pb.ListWorkersRequest(view=conn_pb.WORKER_VIEW_BASIC)
+    workers = {w.central_system_id for w in ctx.walk(ctx.connections.ListWorkers, basic).items}
     ctx.expect(cs.id not in workers, f"no worker for deleted central system {cs.id}", sorted(workers))
-    ctx.expect_equal(
-        "connections of the other worker", [c.station_id for c in workers[other.id].connections], [station]
-    )
+    ctx.expect(other.id in workers, f"the worker of central system {other.id}", sorted(workers))
+    kept = ctx.connections.GetWorkerConnections(conn_pb.GetWorkerConnectionsRequest(central_system_id=other.id))
+    ctx.expect_equal("connections of the other worker", [c.station_id for c in kept.connections], [station])

@@ -7,6 +7,7 @@ from functools import partial
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.connection.v1 import connection_pb2 as pb
@@ -20,23 +21,30 @@ def _connect(ctx: Context, central_system_id: int, station_id: str) -> pb.Connec
     return ctx.connections.CreateConnection(request).connection
 
 
+BASIC = pb.ListWorkersRequest(view=pb.WORKER_VIEW_BASIC)
+
+
 @case(S + "ListWorkers", S + "GetWorker")
 def worker_per_central_system(ctx: Context) -> None:
     """One worker per central system, listed in id order even with no connections; its name follows renames."""
     cs = ctx.new_central_system()
 
     def listed() -> set[int]:
-        return {c.id for c in ctx.central_systems.ListCentralSystems(cs_pb.ListCentralSystemsRequest()).central_systems}
+        return {c.id for c in ctx.walk(ctx.central_systems.ListCentralSystems, cs_pb.ListCentralSystemsRequest()).items}
 
     # Others may create or delete central systems meanwhile: judge only those
-    # that existed both before and after the ListWorkers call.
+    # that existed both before and after the ListWorkers walk. The basic view
+    # keeps every page small whatever the workers hold.
     before = listed()
-    ids = [w.central_system_id for w in ctx.connections.ListWorkers(pb.ListWorkersRequest()).workers]
+    workers = ctx.walk(ctx.connections.ListWorkers, BASIC).items
+    ids = [w.central_system_id for w in workers]
     stable = before & listed()
     ctx.expect_equal("order of worker ids", ids, sorted(ids))
     ctx.expect_equal("duplicate worker ids", len(ids), len(set(ids)))
     ctx.expect(cs.id in ids, f"a worker for central system {cs.id}", ids)
     ctx.expect(stable <= set(ids), f"a worker for each of {sorted(stable)}", ids)
+    with_connections = [w.central_system_id for w in workers if w.connections]
+    ctx.expect_equal("workers with connections listed in the basic view", with_connections, [])
     new_name = ctx.name("renamed")
     ctx.central_systems.UpdateCentralSystem(
         cs_pb.UpdateCentralSystemRequest(id=cs.id, name=new_name, update_mask=FieldMask(paths=["name"]))
@@ -48,7 +56,7 @@ def worker_per_central_system(ctx: Context) -> None:
 
 @case(S + "CreateConnection", S + "GetWorker", S + "GetWorkerConnections", S + "ListWorkers")
 def worker_connections_ordered_and_counted(ctx: Context) -> None:
-    """Connections appear on their worker ordered by station_id, and connections_count equals their number."""
+    """Connections appear on their worker ordered by station_id; connections_count counts them in every view."""
     cs = ctx.new_central_system()
     stations = [ctx.station() + suffix for suffix in ("-c", "-a", "-b")]
     for station in stations:
@@ -59,17 +67,20 @@ def worker_connections_ordered_and_counted(ctx: Context) -> None:
             created,
             pb.ConnectionInfo(station_id=station, central_system_id=cs.id, connected=True),
         )
-    worker = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id)).worker
-    ctx.expect_equal("stations of the worker", [c.station_id for c in worker.connections], sorted(stations))
-    ctx.expect_equal("connections_count", worker.connections_count, len(worker.connections))
+    for view in (pb.WORKER_VIEW_UNSPECIFIED, pb.WORKER_VIEW_FULL):
+        worker = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id, view=view)).worker
+        ctx.expect_equal(
+            f"stations of the worker in view {view}", [c.station_id for c in worker.connections], sorted(stations)
+        )
+        ctx.expect_equal(f"connections_count in view {view}", worker.connections_count, len(worker.connections))
     listed = ctx.connections.GetWorkerConnections(pb.GetWorkerConnectionsRequest(central_system_id=cs.id)).connections
     ctx.expect_equal("GetWorkerConnections", list(listed), list(worker.connections))
-    for other in ctx.connections.ListWorkers(pb.ListWorkersRequest()).workers:
-        ctx.expect_equal(
-            f"connections_count of worker {other.central_system_id}", other.connections_count, len(other.connections)
-        )
-        stations_of_other = [c.station_id for c in other.connections]
-        ctx.expect_equal(f"order of worker {other.central_system_id}", stations_of_other, sorted(stations_of_other))
+    basic = ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=cs.id, view=pb.WORKER_VIEW_BASIC)).worker
+    ctx.expect_equal("worker in the basic view", (basic.connections_count, list(basic.connections)), (3, []))
+    mine = [w for w in ctx.walk(ctx.connections.ListWorkers, BASIC).items if w.central_system_id == cs.id]
+    ctx.expect_equal(
+        "connections_count of the worker listed in the basic view", [w.connections_count for w in mine], [3]
+    )
 
 
 @case(S + "CreateConnection")
@@ -78,7 +89,7 @@ def connection_needs_a_central_system(ctx: Context) -> None:
     gone = ctx.new_central_system()
     ctx.central_systems.DeleteCentralSystem(cs_pb.DeleteCentralSystemRequest(id=gone.id))
     ctx.expect_error(
-        lambda: _connect(ctx, gone.id, ctx.station()), grpc.StatusCode.NOT_FOUND, "CENTRAL_SYSTEM_NOT_FOUND"
+        lambda: _connect(ctx, gone.id, ctx.station()), grpc.StatusCode.NOT_FOUND, errors.CENTRAL_SYSTEM_NOT_FOUND
     )
 
 
@@ -90,7 +101,7 @@ def connection_needs_an_enabled_mapping(ctx: Context) -> None:
     ctx.new_mapping(disabled, cs.id, is_enabled=False)
     for station in (unmapped, disabled):
         ctx.expect_error(
-            partial(_connect, ctx, cs.id, station), grpc.StatusCode.FAILED_PRECONDITION, "NO_ENABLED_MAPPING"
+            partial(_connect, ctx, cs.id, station), grpc.StatusCode.FAILED_PRECONDITION, errors.NO_ENABLED_MAPPING
         )
 
 
@@ -101,9 +112,13 @@ def connection_pair_is_unique(ctx: Context) -> None:
     station = ctx.station()
     ctx.new_mapping(station, cs.id)
     _connect(ctx, cs.id, station)
-    ctx.expect_error(lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS")
+    ctx.expect_error(
+        lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS
+    )
     ctx.connections.DisconnectStation(pb.DisconnectStationRequest(central_system_id=cs.id, station_id=station))
-    ctx.expect_error(lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, "CONNECTION_ALREADY_EXISTS")
+    ctx.expect_error(
+        lambda: _connect(ctx, cs.id, station), grpc.StatusCode.ALREADY_EXISTS, errors.CONNECTION_ALREADY_EXISTS
+    )
 
 
 @case(S + "CreateConnection", S + "RecreateConnection", S + "DisconnectStation")
@@ -117,7 +132,9 @@ def connection_arguments_are_validated(ctx: Context) -> None:
         ),
     ]
     for call in calls:
-        ctx.expect_error(call, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", {"central_system_id", "station_id"})
+        ctx.expect_error(
+            call, grpc.StatusCode.INVALID_ARGUMENT, errors.INVALID_FIELD, {"central_system_id", "station_id"}
+        )
 
 
 @case(S + "DisconnectStation", S + "RecreateConnection")
@@ -154,14 +171,14 @@ def connection_must_exist(ctx: Context) -> None:
             pb.RecreateConnectionRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.NOT_FOUND,
-        "CONNECTION_NOT_FOUND",
+        errors.CONNECTION_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.DisconnectStation(
             pb.DisconnectStationRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.NOT_FOUND,
-        "CONNECTION_NOT_FOUND",
+        errors.CONNECTION_NOT_FOUND,
     )
 
 
@@ -173,17 +190,17 @@ def worker_of_unknown_central_system(ctx: Context) -> None:
     ctx.expect_error(
         lambda: ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=gone.id)),
         grpc.StatusCode.NOT_FOUND,
-        "CENTRAL_SYSTEM_NOT_FOUND",
+        errors.CENTRAL_SYSTEM_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.GetWorkerConnections(pb.GetWorkerConnectionsRequest(central_system_id=gone.id)),
         grpc.StatusCode.NOT_FOUND,
-        "CENTRAL_SYSTEM_NOT_FOUND",
+        errors.CENTRAL_SYSTEM_NOT_FOUND,
     )
     ctx.expect_error(
         lambda: ctx.connections.GetWorker(pb.GetWorkerRequest(central_system_id=0)),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "INVALID_FIELD",
+        errors.INVALID_FIELD,
         {"central_system_id"},
     )
 
@@ -205,5 +222,5 @@ def disabled_mapping_blocks_recreate(ctx: Context) -> None:
             pb.RecreateConnectionRequest(central_system_id=cs.id, station_id=station)
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "NO_ENABLED_MAPPING",
+        errors.NO_ENABLED_MAPPING,
     )

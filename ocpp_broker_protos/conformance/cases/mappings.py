@@ -7,6 +7,7 @@ from functools import partial
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
@@ -39,17 +40,28 @@ def mapping_create_and_filter(ctx: Context) -> None:
     ctx.expect_equal("mappings of the other central system", [m.station_id for m in by_cs], [station])
 
 
+#: Unfiltered mappings a case reads at most: a sample, however many the target holds.
+SAMPLE = 2000
+
+
 @case(S + "GetAllMappings")
 def mappings_listed_in_key_order(ctx: Context) -> None:
-    """GetAllMappings is ordered by (station_id, central_system_id) ascending."""
+    """GetAllMappings is ordered by (station_id, central_system_id), filtered or not (first 2000 unfiltered)."""
     cs, other = ctx.new_central_system(), ctx.new_central_system()
     base = ctx.station()
     for suffix, cs_id in (("-b", cs.id), ("-a", other.id), ("-a", cs.id), ("-b", other.id)):
         ctx.new_mapping(base + suffix, cs_id)
-    keys = [
-        (m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(pb.GetAllMappingsRequest()).mappings
-    ]
-    ctx.expect_equal("order of all mappings", keys, sorted(keys))
+    by_cs = pb.GetAllMappingsRequest(central_system_id=cs.id)
+    by_station = pb.GetAllMappingsRequest(station_id=base + "-a")
+    for what, request, expected in (
+        ("mappings of one central system", by_cs, [(base + "-a", cs.id), (base + "-b", cs.id)]),
+        ("mappings of one station", by_station, sorted([(base + "-a", cs.id), (base + "-a", other.id)])),
+    ):
+        keys = [(m.station_id, m.central_system_id) for m in ctx.mappings.GetAllMappings(request).mappings]
+        ctx.expect_equal(what, keys, expected)
+    sample = ctx.walk(ctx.mappings.GetAllMappings, pb.GetAllMappingsRequest(), max_items=SAMPLE).items
+    keys = [(m.station_id, m.central_system_id) for m in sample]
+    ctx.expect_equal("order of the first unfiltered mappings", keys, sorted(keys))
 
 
 @case(S + "CreateMapping")
@@ -58,7 +70,9 @@ def mapping_needs_an_existing_central_system(ctx: Context) -> None:
     gone = ctx.new_central_system()
     ctx.central_systems.DeleteCentralSystem(cs_pb.DeleteCentralSystemRequest(id=gone.id))
     ctx.expect_error(
-        lambda: ctx.new_mapping(ctx.station(), gone.id), grpc.StatusCode.FAILED_PRECONDITION, "UNKNOWN_CENTRAL_SYSTEM"
+        lambda: ctx.new_mapping(ctx.station(), gone.id),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        errors.UNKNOWN_CENTRAL_SYSTEM,
     )
 
 
@@ -69,7 +83,7 @@ def mapping_key_is_unique(ctx: Context) -> None:
     station = ctx.station()
     ctx.new_mapping(station, cs.id)
     ctx.expect_error(
-        lambda: ctx.new_mapping(station, cs.id, weight=5), grpc.StatusCode.ALREADY_EXISTS, "MAPPING_ALREADY_EXISTS"
+        lambda: ctx.new_mapping(station, cs.id, weight=5), grpc.StatusCode.ALREADY_EXISTS, errors.MAPPING_ALREADY_EXISTS
     )
 
 
@@ -89,7 +103,7 @@ def mapping_fields_are_validated(ctx: Context) -> None:
         ctx.expect_error(
             partial(ctx.new_mapping, station, cs_id, weight=weight),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "INVALID_FIELD",
+            errors.INVALID_FIELD,
             fields,
         )
 
@@ -103,7 +117,7 @@ def one_enabled_master_on_create(ctx: Context) -> None:
     ctx.expect_error(
         lambda: ctx.new_mapping(station, second.id, is_master=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     ctx.new_mapping(station, second.id, is_master=True, is_enabled=False)
 
@@ -119,12 +133,12 @@ def one_enabled_master_on_update(ctx: Context) -> None:
     ctx.expect_error(
         lambda: _update(ctx, station, second.id, ["is_enabled"], is_enabled=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     ctx.expect_error(
         lambda: _update(ctx, station, third.id, ["is_master"], is_master=True),
         grpc.StatusCode.FAILED_PRECONDITION,
-        "SECOND_ENABLED_MASTER",
+        errors.SECOND_ENABLED_MASTER,
     )
     masters = [
         m.central_system_id
@@ -165,7 +179,7 @@ def mapping_update_mask_paths_are_checked(ctx: Context) -> None:
         ctx.expect_error(
             partial(_update, ctx, station, cs.id, [path]),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "INVALID_UPDATE_MASK",
+            errors.INVALID_UPDATE_MASK,
             {"update_mask"},
         )
 
@@ -175,11 +189,11 @@ def mapping_must_exist(ctx: Context) -> None:
     """Update and Delete of a mapping that does not exist are NOT_FOUND MAPPING_NOT_FOUND."""
     cs = ctx.new_central_system()
     station = ctx.station()
-    ctx.expect_error(lambda: _update(ctx, station, cs.id, None), grpc.StatusCode.NOT_FOUND, "MAPPING_NOT_FOUND")
+    ctx.expect_error(lambda: _update(ctx, station, cs.id, None), grpc.StatusCode.NOT_FOUND, errors.MAPPING_NOT_FOUND)
     ctx.expect_error(
         lambda: ctx.mappings.DeleteMapping(pb.DeleteMappingRequest(station_id=station, central_system_id=cs.id)),
         grpc.StatusCode.NOT_FOUND,
-        "MAPPING_NOT_FOUND",
+        errors.MAPPING_NOT_FOUND,
     )
 
 

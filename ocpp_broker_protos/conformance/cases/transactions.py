@@ -13,6 +13,7 @@ from functools import partial
 
 import grpc
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.conformance.kit import Context, case
 from ocpp_broker_protos.transaction.v1 import transaction_pb2 as pb
 
@@ -124,7 +125,7 @@ def transactions_bad_paging_is_invalid(ctx: Context) -> None:
         ({"station_id": "not valid"}, {"station_id"}),
         ({"central_system_id": -1}, {"central_system_id"}),
     ):
-        ctx.expect_error(partial(_page, ctx, **fields), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD", names)
+        ctx.expect_error(partial(_page, ctx, **fields), grpc.StatusCode.INVALID_ARGUMENT, errors.INVALID_FIELD, names)
 
 
 def _judge_filter(ctx: Context, what: str, matches: Callable[[pb.Transaction], bool], **filters: object) -> None:
