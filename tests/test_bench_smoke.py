@@ -22,6 +22,11 @@ KEYS = (
     "upb_vs_python_ratio",
     "import_overhead_ms",
     "generate_seconds",
+    "mappings_last_vs_first_page_ratio",
+    "worker_connections_last_vs_first_page_ratio",
+    "transactions_token_last_vs_first_page_ratio",
+    "kit_big_vs_demo_ratio",
+    "bytes_per_station",
 )
 
 
@@ -46,3 +51,4 @@ def test_bench_smoke_run_writes_every_figure(tmp_path):
     assert len(figures["raw"]["get"]["runs"]) == 4  # A B, then B A
     assert [r["side"] for r in figures["raw"]["list"]["runs"]] == ["A", "B", "B", "A"]
     assert isinstance(figures["control_empty_vs_empty_ratio"], float)
+    assert figures["kit_runs_passed"] is True  # against the small fleet and the demo data set
