@@ -302,15 +302,15 @@ TARGETS: dict[str, tuple[str, float]] = {
 
 
 def table(figures: dict[str, Any]) -> str:
-    lines = [f"{'figure':<38} {'value':>10}  target  met", "-" * 62]
+    lines = [f"{'figure':<44} {'value':>10}  target  met", "-" * 68]
     lines.append(
-        f"{'control_empty_vs_empty_ratio':<38} {figures['control_empty_vs_empty_ratio']:>10.2f}  (noise: 1.00 is ideal)"
+        f"{'control_empty_vs_empty_ratio':<44} {figures['control_empty_vs_empty_ratio']:>10.2f}  (noise: 1.00 is ideal)"
     )
     for key, (op, target) in TARGETS.items():
         value = figures[key]
         met = value >= target if op == ">=" else value <= target
-        lines.append(f"{key:<38} {value:>10.2f}  {op}{target:<5g} {'yes' if met else 'NO'}")
-    lines.append(f"{'bytes_per_station':<38} {figures['bytes_per_station']:>10.0f}  (two mappings, two connections)")
+        lines.append(f"{key:<44} {value:>10.2f}  {op}{target:<5g} {'yes' if met else 'NO'}")
+    lines.append(f"{'bytes_per_station':<44} {figures['bytes_per_station']:>10.0f}  (two mappings, two connections)")
     return "\n".join(lines)
 
 
