@@ -23,6 +23,9 @@ VALID_STATIONS = ("CP-1", "cp.3@x")
 INVALID_STATIONS = ("", "bad id")
 CS_FIELDS = ("name", "websocket_url", "description")
 MAPPING_FIELDS = ("weight", "is_master", "is_enabled")
+VIEWS = (0, 1, 2)  # WorkerView: unspecified (= full), basic, full
+BASIC_VIEW = 1
+LISTS = ("central_systems", "mappings", "workers", "worker_connections")
 
 Outcome = tuple[str, str, Any]  # (code name, reason or "", body or None)
 
@@ -189,3 +192,47 @@ class Model:
             return err("NOT_FOUND", "CONNECTION_NOT_FOUND")
         self.connections[(cs_id, station)] = False
         return ok(False)
+
+    # -- lists, page by page ----------------------------------------------
+
+    def list_rows(self, which: str, page_size: int, bogus_token: bool, **filters: Any) -> Outcome:
+        """Everything a walk with tokens returns, in order, or the first page's error.
+
+        Errors come in the contract's order: bad fields, then the token, then
+        what is addressed but missing."""
+        station, cs, view = filters.get("station_id", ""), filters.get("central_system_id", 0), filters.get("view", 0)
+        bad = (
+            page_size < 0
+            or {
+                "central_systems": False,
+                "mappings": (station and station not in VALID_STATIONS) or cs < 0,
+                "workers": view not in VIEWS,
+                "worker_connections": cs <= 0,
+            }[which]
+        )
+        if bad:
+            return err(INVALID, "INVALID_FIELD")
+        if bogus_token:
+            return err(INVALID, "INVALID_PAGE_TOKEN")
+        if which == "worker_connections" and cs not in self.central_systems:
+            return err("NOT_FOUND", "CENTRAL_SYSTEM_NOT_FOUND")
+        return ok(self.rows(which, station, cs, view))
+
+    def rows(self, which: str, station: str, cs: int, view: int) -> list[tuple[Any, ...]]:
+        if which == "central_systems":
+            return [
+                (i, c["name"], c["websocket_url"], c["description"]) for i, c in sorted(self.central_systems.items())
+            ]
+        if which == "mappings":
+            return [
+                (s, c, m["weight"], m["is_master"], m["is_enabled"])
+                for (s, c), m in sorted(self.mappings.items())
+                if station in ("", s) and cs in (0, c)
+            ]
+        if which == "worker_connections":
+            return [(s, c, up) for (c, s), up in sorted(self.connections.items()) if c == cs]
+        workers = []
+        for i, central_system in sorted(self.central_systems.items()):
+            held = [(s, c, up) for (c, s), up in sorted(self.connections.items()) if c == i]
+            workers.append((i, central_system["name"], len(held), () if view == BASIC_VIEW else tuple(held)))
+        return workers

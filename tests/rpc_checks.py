@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ocpp_broker_protos import errors
 from ocpp_broker_protos.reference import ReferenceServer
 
 DOMAIN = "ocpp-broker"
@@ -70,3 +71,8 @@ def expect_error(
     if before is not None and server is not None:
         assert server.store.snapshot() == before, "a rejected request changed the state"
     return failure
+
+
+def expect_bad_page_token(call: Callable[[], Any], server: ReferenceServer | None = None) -> grpc.RpcError:
+    """Run call, expecting INVALID_ARGUMENT, reason INVALID_PAGE_TOKEN, a violation on page_token."""
+    return expect_error(call, grpc.StatusCode.INVALID_ARGUMENT, errors.INVALID_PAGE_TOKEN, {"page_token"}, server)

@@ -157,3 +157,63 @@ def test_cli_with_tls_refuses_an_untrusted_certificate(tls_server):
     )
     assert result.returncode == 1
     assert "UNAVAILABLE" in result.stdout
+
+
+def _fake_list(pages: list[tuple[list[int], str]]):
+    """A ListCentralSystems stand-in that answers the given (ids, next_page_token) pages in turn."""
+    from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+
+    answers = iter(pages)
+    asked = []
+
+    def call(request):
+        asked.append((request.page_size, request.page_token))
+        ids, token = next(answers)
+        return cs_pb.ListCentralSystemsResponse(
+            central_systems=[cs_pb.CentralSystem(id=i) for i in ids], next_page_token=token
+        )
+
+    return call, asked
+
+
+@pytest.fixture
+def walk_context():
+    with grpc.insecure_channel("127.0.0.1:1") as channel:  # never used: the calls are fakes
+        yield conformance.Context(channel)
+
+
+def test_a_walk_passes_tokens_back_and_may_change_the_page_size(walk_context):
+    from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+
+    call, asked = _fake_list([([1, 2], "t1"), ([3], "t2"), ([4, 5, 6], "")])
+    walk = walk_context.walk(call, cs_pb.ListCentralSystemsRequest(), lambda read: read + 2)
+    assert [cs.id for cs in walk.items] == [1, 2, 3, 4, 5, 6]
+    assert walk.complete
+    assert len(walk.pages) == 3
+    assert asked == [(2, ""), (4, "t1"), (5, "t2")]
+
+
+def test_a_walk_stops_at_max_items_and_says_it_is_incomplete(walk_context):
+    from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+
+    call, asked = _fake_list([([1, 2], "t1"), ([3, 4], "t2"), ([5], "")])
+    walk = walk_context.walk(call, cs_pb.ListCentralSystemsRequest(), 2, max_items=3)
+    assert ([cs.id for cs in walk.items], walk.complete, len(asked)) == ([1, 2, 3, 4], False, 2)
+
+
+@pytest.mark.parametrize(
+    ("pages", "expected"),
+    [
+        ([([1, 2, 3], "t1")], "at most 2 items on page 1"),
+        ([([1], "t1"), ([2], "t1")], "a new next_page_token after page 2"),
+        ([([], f"t{n}") for n in range(20)], "items within 10 pages"),
+    ],
+    ids=["page_too_big", "token_repeats", "empty_pages_forever"],
+)
+def test_a_walk_fails_the_case_when_the_target_pages_wrongly(walk_context, pages, expected):
+    from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
+
+    call, _ = _fake_list(pages)
+    with pytest.raises(conformance.CaseFailure) as failure:
+        walk_context.walk(call, cs_pb.ListCentralSystemsRequest(), 2)
+    assert failure.value.expected.startswith(expected)

@@ -28,7 +28,7 @@ from tests.paged_lists import (
     items_of,
     walk,
 )
-from tests.rpc_checks import expect_error
+from tests.rpc_checks import expect_bad_page_token, expect_error
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 STATIONS = [f"CP-{n:03d}" for n in range(23)]
@@ -217,12 +217,8 @@ def test_a_token_that_does_not_decode_is_invalid_page_token(fleet, ocpp_channel,
         token = paged.call(ocpp_channel, page_size=1, **first_filters).next_page_token
     assert token
     for bad in garbage_tokens(token):
-        expect_error(
-            functools.partial(paged.call, ocpp_channel, page_size=1, page_token=bad, **filters),
-            INVALID,
-            errors.INVALID_PAGE_TOKEN,
-            {"page_token"},
-            fleet,
+        expect_bad_page_token(
+            functools.partial(paged.call, ocpp_channel, page_size=1, page_token=bad, **filters), fleet
         )
 
 
@@ -244,13 +240,7 @@ REPLAYS = [
 def test_a_token_replayed_with_other_filters_or_view_is_invalid_page_token(fleet, ocpp_channel, paged, first, replay):
     token = paged.call(ocpp_channel, page_size=1, **first).next_page_token
     assert token
-    expect_error(
-        lambda: paged.call(ocpp_channel, page_size=1, page_token=token, **replay),
-        INVALID,
-        errors.INVALID_PAGE_TOKEN,
-        {"page_token"},
-        fleet,
-    )
+    expect_bad_page_token(lambda: paged.call(ocpp_channel, page_size=1, page_token=token, **replay), fleet)
 
 
 def test_unspecified_and_full_are_one_view_for_tokens(fleet, ocpp_channel):
@@ -268,21 +258,12 @@ def test_a_token_of_another_list_is_invalid_page_token(fleet, ocpp_channel, page
     first_filters = {"central_system_id": 1} if source is WORKER_CONNECTIONS else {}
     token = source.call(ocpp_channel, page_size=1, **first_filters).next_page_token
     filters = {"central_system_id": 1} if paged is WORKER_CONNECTIONS else {}
-    expect_error(
-        lambda: paged.call(ocpp_channel, page_size=1, page_token=token, **filters),
-        INVALID,
-        errors.INVALID_PAGE_TOKEN,
-        {"page_token"},
-        fleet,
-    )
+    expect_bad_page_token(lambda: paged.call(ocpp_channel, page_size=1, page_token=token, **filters), fleet)
 
 
 def test_worker_connections_check_the_token_before_the_central_system(fleet, ocpp_channel):
-    expect_error(
-        lambda: WORKER_CONNECTIONS.call(ocpp_channel, central_system_id=999, page_size=1, page_token="junk"),
-        INVALID,
-        errors.INVALID_PAGE_TOKEN,
-        {"page_token"},
+    expect_bad_page_token(
+        lambda: WORKER_CONNECTIONS.call(ocpp_channel, central_system_id=999, page_size=1, page_token="junk")
     )
     expect_error(
         lambda: WORKER_CONNECTIONS.call(ocpp_channel, central_system_id=999, page_size=1),

@@ -32,6 +32,8 @@ DOMAIN = errors.DOMAIN
 DEFAULT_TIMEOUT = 10.0
 #: The largest page any list serves: a larger page_size (or limit) means this.
 MAX_PAGE_SIZE = 1000
+#: Empty pages in a row, each with a next_page_token, after which a walk is judged stuck.
+MAX_EMPTY_PAGES = 10
 
 
 class CaseFailure(AssertionError):
@@ -245,16 +247,18 @@ class Context:
         field 1. page_size is a number, or a function of the number of items
         read so far, since a client may change it between pages.
         between(items read so far) runs after each page that has a successor,
-        before asking for it, so a case can write in the middle of a walk. With max_items the walk
-        stops once it has read that many, so a sample of a huge list stays
-        cheap. Each page must hold at most its page size, and a walk must
-        move on: a token that comes back a second time fails the case.
+        before asking for it, so a case can write in the middle of a walk.
+        With max_items the walk stops once it has read that many, so a sample
+        of a huge list stays cheap. Each page must hold at most its page
+        size, and a walk must move on: a token that comes back a second time,
+        or a run of empty pages that still promise more, fails the case.
         """
         size_field = "page_size" if "page_size" in request.DESCRIPTOR.fields_by_name else "limit"
         items: list[Any] = []
         pages: list[_Resp] = []
         seen_tokens: set[str] = set()
         token = ""
+        empty_run = 0
         while True:
             size = page_size(len(items)) if callable(page_size) else page_size
             # Any: one helper for five request and response types.
@@ -277,6 +281,12 @@ class Context:
                 return Walk(items, pages, complete=True)
             self.expect(token not in seen_tokens, f"a new next_page_token after page {len(pages)}", "one seen before")
             seen_tokens.add(token)
+            empty_run = 0 if page else empty_run + 1
+            self.expect(
+                empty_run < MAX_EMPTY_PAGES,
+                f"items within {MAX_EMPTY_PAGES} pages, as next_page_token says more follow",
+                f"{empty_run} empty pages in a row",
+            )
             if max_items is not None and len(items) >= max_items:
                 return Walk(items, pages, complete=False)
             if between is not None:

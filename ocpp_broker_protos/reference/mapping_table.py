@@ -85,8 +85,19 @@ class MappingTable:
         return found if found is not None else default
 
     def update(self, pairs: MappingABC[Key, Mapping] | Iterable[tuple[Key, Mapping]]) -> None:
-        for key, mapping in pairs.items() if isinstance(pairs, MappingABC) else pairs:
-            self[key] = mapping
+        """Store many mappings in one step: one sort, not one insert each."""
+        batch: dict[Key, Mapping] = dict(pairs)
+        added: dict[int, list[str]] = {}
+        for station_id, central_system_id in batch:
+            if (station_id, central_system_id) not in self._rows:
+                added.setdefault(central_system_id, []).append(station_id)
+        self._rows.update(batch)
+        for central_system_id, station_ids in added.items():
+            stations = self._stations_by_central_system.get(central_system_id)
+            if stations is None:
+                self._stations_by_central_system[central_system_id] = SortedList(station_ids)
+            else:
+                stations.update(station_ids)
 
     def stations_of(self, central_system_id: int) -> SortedList:
         """The station ids mapped to a central system, sorted; do not modify."""

@@ -41,7 +41,7 @@ _HEADER = struct.Struct(">BB")
 _DIGEST_SIZE = 8
 _INT = struct.Struct(">q")
 _LENGTH = struct.Struct(">H")
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 Key = tuple[Any, ...]
 T = TypeVar("T")
@@ -76,25 +76,29 @@ class Listing:
         # None: a page size of 0 means no limit (the lists without `limit`).
         self.default_size = default_size
         self._header = _HEADER.pack(VERSION, number)
+        # A token is made on every page that has a successor, so the hash
+        # state of each recent binding is kept and only the key is hashed.
+        self._hasher = functools.lru_cache(maxsize=256)(self._new_hasher)
+
+    @staticmethod
+    def _new_hasher(binding: Key) -> Any:
+        return hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
 
     def _digest(self, binding: Key, body: bytes) -> bytes:
-        digest = _binding_digest(binding).copy()
+        digest = self._hasher(binding).copy()
         digest.update(body)
-        return digest.digest()
+        return bytes(digest.digest())
 
     def token(self, binding: Key, key: Key) -> str:
-        # Issued on nearly every page, so it avoids the base64 module's
-        # wrappers; the result is exactly urlsafe_b64encode without padding.
-        parts = [self._header]
+        body = self._header
         for kind, value in zip(self.key_types, key, strict=True):
             if kind is int:
-                parts.append(_INT.pack(value))
+                body += _INT.pack(value)
             else:
                 raw = value.encode() if kind is str else value
-                parts.append(_LENGTH.pack(len(raw)) + raw)
-        body = b"".join(parts)
+                body += _LENGTH.pack(len(raw)) + raw
         encoded = binascii.b2a_base64(body + self._digest(binding, body), newline=False)
-        return encoded.translate(_URLSAFE).rstrip(b"=").decode("ascii")
+        return encoded.rstrip(b"=").translate(_TO_URLSAFE).decode("ascii")
 
     def _key(self, token: str, binding: Key) -> Key:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
@@ -152,13 +156,6 @@ class Listing:
         default_size, max_size = (self.default_size, MAX_PAGE_SIZE) if sizes is None else sizes
         size = default_size if page_size == 0 else min(page_size, max_size)
         return Cursor(self, binding, after, size)
-
-
-@functools.lru_cache(maxsize=1024)
-def _binding_digest(binding: Key) -> hashlib.blake2b:
-    """The digest state after the binding, copied for each token: a walk
-    issues and checks many tokens with the same filters."""
-    return hashlib.blake2b(repr(binding).encode(), digest_size=_DIGEST_SIZE)
 
 
 @dataclass(frozen=True, slots=True)

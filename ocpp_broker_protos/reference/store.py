@@ -232,13 +232,7 @@ class Store:
             return
         for other in self._station_mappings(candidate.station_id):
             if other.central_system_id != candidate.central_system_id and other.is_master and other.is_enabled:
-                raise errors.failed_precondition(
-                    errors.SECOND_ENABLED_MASTER,
-                    f"station {candidate.station_id!r} already has an enabled master: "
-                    f"central system {other.central_system_id}",
-                    station_id=candidate.station_id,
-                    master_central_system_id=str(other.central_system_id),
-                )
+                raise _second_master(candidate.station_id, other.central_system_id)
 
     def _mapping(self, station_id: str, central_system_id: int) -> Mapping:
         found: Mapping | None = self._mappings.get((station_id, central_system_id))
@@ -318,22 +312,57 @@ class Store:
             is_enabled=is_enabled,
         )
         with self._lock:
-            if central_system_id not in self._central_systems:
-                raise errors.failed_precondition(
-                    errors.UNKNOWN_CENTRAL_SYSTEM,
-                    f"cannot map station {station_id!r} to central system {central_system_id}: it does not exist",
-                    central_system_id=str(central_system_id),
-                )
-            if (station_id, central_system_id) in self._mappings:
-                raise errors.already_exists(
-                    errors.MAPPING_ALREADY_EXISTS,
-                    f"station {station_id!r} is already mapped to central system {central_system_id}",
-                    station_id=station_id,
-                    central_system_id=str(central_system_id),
-                )
-            self._check_master_rule(mapping)
+            self._admit_mapping(mapping, {})
             self._mappings[(station_id, central_system_id)] = mapping
             return _copy(mapping)
+
+    def add_mappings(self, mappings: Iterable[Mapping]) -> int:
+        """Record many mappings at once, all or none; returns how many.
+
+        Each is checked as CreateMapping checks it, against the stored
+        mappings and the batch's earlier ones; the batch is then stored in
+        one step, which makes large fleets (tests, benchmarks) quick to build.
+        """
+        batch = [_copy(m) for m in mappings]
+        for m in batch:
+            _raise_if(
+                [
+                    *validation.station_id(m.station_id),
+                    *validation.positive_id(m.central_system_id, "central_system_id"),
+                    *validation.non_negative(m.weight, "weight"),
+                ]
+            )
+        with self._lock:
+            pending: dict[tuple[str, int], Mapping] = {}
+            masters: dict[str, int] = {}
+            for m in batch:
+                self._admit_mapping(m, pending)
+                if m.is_master and m.is_enabled:
+                    holder = masters.setdefault(m.station_id, m.central_system_id)
+                    if holder != m.central_system_id:
+                        raise _second_master(m.station_id, holder)
+                pending[(m.station_id, m.central_system_id)] = m
+            self._mappings.update(pending)
+        return len(batch)
+
+    def _admit_mapping(self, mapping: Mapping, pending: dict[tuple[str, int], Mapping]) -> None:
+        """Raise unless mapping may join the stored ones and the pending ones."""
+        station_id, central_system_id = mapping.station_id, mapping.central_system_id
+        if central_system_id not in self._central_systems:
+            raise errors.failed_precondition(
+                errors.UNKNOWN_CENTRAL_SYSTEM,
+                f"cannot map station {station_id!r} to central system {central_system_id}: it does not exist",
+                central_system_id=str(central_system_id),
+            )
+        key = (station_id, central_system_id)
+        if key in self._mappings or key in pending:
+            raise errors.already_exists(
+                errors.MAPPING_ALREADY_EXISTS,
+                f"station {station_id!r} is already mapped to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        self._check_master_rule(mapping)
 
     def update_mapping(
         self,
@@ -507,21 +536,43 @@ class Store:
         """
         self._connection_args(central_system_id, station_id)
         with self._lock:
-            self._central_system(central_system_id)
-            if connected:
-                self._require_enabled_mapping(central_system_id, station_id)
-            else:
-                self._mapping(station_id, central_system_id)
-            key = (central_system_id, station_id)
-            if key in self._connections:
-                raise errors.already_exists(
-                    errors.CONNECTION_ALREADY_EXISTS,
-                    f"station {station_id!r} already has a connection to central system {central_system_id}",
-                    station_id=station_id,
-                    central_system_id=str(central_system_id),
-                )
+            key = self._admit_connection(central_system_id, station_id, connected, {})
             self._connections[key] = connected
             return ConnectionInfo(station_id=station_id, central_system_id=central_system_id, connected=connected)
+
+    def add_connections(self, connections: Iterable[ConnectionInfo]) -> int:
+        """Record many connections at once, all or none; returns how many.
+
+        Each is checked as :meth:`add_connection` checks it, against the
+        stored connections and the batch's earlier ones."""
+        batch = list(connections)
+        for c in batch:
+            self._connection_args(c.central_system_id, c.station_id)
+        with self._lock:
+            pending: dict[tuple[int, str], bool] = {}
+            for c in batch:
+                pending[self._admit_connection(c.central_system_id, c.station_id, c.connected, pending)] = c.connected
+            self._connections.update(pending)
+        return len(batch)
+
+    def _admit_connection(
+        self, central_system_id: int, station_id: str, connected: bool, pending: dict[tuple[int, str], bool]
+    ) -> tuple[int, str]:
+        """The new connection's key; raises unless it may join the stored and pending ones."""
+        self._central_system(central_system_id)
+        if connected:
+            self._require_enabled_mapping(central_system_id, station_id)
+        else:
+            self._mapping(station_id, central_system_id)
+        key = (central_system_id, station_id)
+        if key in self._connections or key in pending:
+            raise errors.already_exists(
+                errors.CONNECTION_ALREADY_EXISTS,
+                f"station {station_id!r} already has a connection to central system {central_system_id}",
+                station_id=station_id,
+                central_system_id=str(central_system_id),
+            )
+        return key
 
     def recreate_connection(self, central_system_id: int, station_id: str) -> ConnectionInfo:
         self._connection_args(central_system_id, station_id)
@@ -616,6 +667,15 @@ class Store:
                 "transactions": self._transactions.snapshot(),
                 "next_id": [str(self._next_id).encode()],
             }
+
+
+def _second_master(station_id: str, master_central_system_id: int) -> errors.ApiError:
+    return errors.failed_precondition(
+        errors.SECOND_ENABLED_MASTER,
+        f"station {station_id!r} already has an enabled master: central system {master_central_system_id}",
+        station_id=station_id,
+        master_central_system_id=str(master_central_system_id),
+    )
 
 
 _M = TypeVar("_M", bound=Message)

@@ -173,8 +173,9 @@ def _tail(ctx: Context, call: Callable[[Any], Any], request: Message, key: Calla
     counted: Any = type(request)()
     counted.CopyFrom(request)
     counted.page_size = 1
-    # Counted before the own ones exist: others created afterwards sort after
-    # them (ids grow), so the passage over the others never reaches them early.
+    # Counted before the own ones exist: every item counted sorts before them
+    # (ids grow), so a passage over fewer items than counted stops short of
+    # them, unless others delete more than MARGIN counted items meanwhile.
     before = int(call(counted).total_count)
     return _Part(
         call,
@@ -184,7 +185,8 @@ def _tail(ctx: Context, call: Callable[[Any], Any], request: Message, key: Calla
         False,
         partial(_new_central_system_id, ctx),
         partial(_remove_central_system, ctx),
-        others=max(0, before - MARGIN),
+        # At least one sized page first: page_size 0 is only ever the rest of a walk.
+        others=max(1, before - MARGIN),
     )
 
 
@@ -345,9 +347,10 @@ _register_per_list(
 
 
 def _token_into_own_part(ctx: Context, part: _Part) -> str:
-    """A token that points near the own part, so a wrong answer to it stays small."""
-    walk = part.walk(ctx, 1, max_items=part.others + 1)
-    token: str = walk.pages[-1].next_page_token
+    """The token right after the first own item, so a wrong answer to it stays small."""
+    walk = part.walk(ctx, 1)
+    holding_first = [p for p in walk.pages if part.own[0] in {part.key(item) for item in page_items(p)}]
+    token = holding_first[0].next_page_token if holding_first else ""
     ctx.expect(bool(token), "a next_page_token after the first of two own items", "none")
     return token
 
