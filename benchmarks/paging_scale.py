@@ -3,9 +3,10 @@
 One server process holds a fleet: ``stations`` stations, each mapped to and
 connected through both of two central systems (so twice as many mappings,
 and two workers with ``stations`` connections each), and ``transactions``
-transactions, one in ten still open. It is built through the store's Python
-API (far faster than the RPCs) and served by the ReferenceServer, health and
-reflection included, like any deployment. Through a real channel:
+transactions, one in ten still open: the fleet of tests/fleet.py, built
+through the store's batch methods (far faster than the RPCs), plus the
+transactions, and served by the ReferenceServer, health and reflection
+included, like any deployment. Through a real channel:
 
 - the last 1000-item page of GetAllMappings, of one worker's
   GetWorkerConnections and of GetAllTransactions (by page token) is timed
@@ -51,10 +52,16 @@ from ocpp_broker_protos.connection.v1 import connection_pb2 as conn_pb
 from ocpp_broker_protos.connection.v1.connection_pb2_grpc import ConnectionServiceStub
 from ocpp_broker_protos.mapping.v1 import mapping_pb2 as map_pb
 from ocpp_broker_protos.mapping.v1.mapping_pb2_grpc import MappingServiceStub
-from ocpp_broker_protos.reference import paging
+from ocpp_broker_protos.reference import Store, paging
 from ocpp_broker_protos.reference.transactions import sort_key
 from ocpp_broker_protos.transaction.v1 import transaction_pb2 as tx_pb
 from ocpp_broker_protos.transaction.v1.transaction_pb2_grpc import TransactionServiceStub
+
+# The fleet the paging tests walk, so the two never drift apart.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.fleet import build_fleet, station  # noqa: E402
 
 PAGE = 1000
 #: Central system ids of the fleet: the first two the store hands out.
@@ -67,11 +74,6 @@ TARGETS: dict[str, tuple[str, float]] = {
     "transactions_token_last_vs_first_page_ratio": ("<=", 1.5),
     "kit_big_vs_demo_ratio": ("<=", 2.0),
 }
-
-
-def station(n: int) -> str:
-    # Zero-padded, so the order of the ids is the order of n.
-    return f"FLEET-CP{n:07d}"
 
 
 def transaction_id(n: int) -> str:
@@ -96,19 +98,13 @@ def _settled_rss() -> int:
     return _rss()
 
 
-def build_fleet(store: Any, stations: int, transactions: int) -> dict[str, float]:
+def fill(store: Store, stations: int, transactions: int) -> dict[str, float]:
     """Fill an empty store; returns the resident bytes and seconds of each step."""
     rss_before = _settled_rss()
     started = time.perf_counter()
-    primary = store.create_central_system("Fleet primary", "wss://primary.fleet.example/ocpp").id
-    roaming = store.create_central_system("Fleet roaming", "wss://roaming.fleet.example/ocpp").id
+    # Station ids are zero-padded, so their order is the order of n.
+    primary, roaming = build_fleet(store, stations)
     assert (primary, roaming) == (PRIMARY, ROAMING), "the fleet needs an empty store"
-    for n in range(stations):
-        station_id = station(n)
-        store.create_mapping(station_id, primary, weight=10, is_master=True)
-        store.create_mapping(station_id, roaming, weight=5)
-        store.create_connection(primary, station_id)
-        store.create_connection(roaming, station_id)
     stations_done = time.perf_counter()
     rss_stations = _settled_rss()
     for first in range(0, transactions, 10_000):
@@ -137,11 +133,11 @@ def build_fleet(store: Any, stations: int, transactions: int) -> dict[str, float
 
 
 def serve(ready_file: Path, stations: int, transactions: int, demo: bool) -> None:
-    from ocpp_broker_protos.reference import ReferenceServer, Store
+    from ocpp_broker_protos.reference import ReferenceServer
     from ocpp_broker_protos.reference.demo import demo_store
 
     store = demo_store() if demo else Store()
-    report: dict[str, Any] = {} if demo else build_fleet(store, stations, transactions)
+    report: dict[str, Any] = {} if demo else fill(store, stations, transactions)
     server = ReferenceServer(store=store).start()
     ready_file.write_text(json.dumps({**report, "port": server.port}))
     stop = threading.Event()
