@@ -25,6 +25,11 @@ KEYS = (
     "fixture_load_vs_json_parse_ratio",
     "fixture_load_peak_vs_steady_rss_ratio",
     "export_items_per_second",
+    "mappings_last_vs_first_page_ratio",
+    "worker_connections_last_vs_first_page_ratio",
+    "transactions_token_last_vs_first_page_ratio",
+    "kit_big_vs_demo_ratio",
+    "bytes_per_station",
 )
 
 
@@ -49,3 +54,4 @@ def test_bench_smoke_run_writes_every_figure(tmp_path):
     assert len(figures["raw"]["get"]["runs"]) == 4  # A B, then B A
     assert [r["side"] for r in figures["raw"]["list"]["runs"]] == ["A", "B", "B", "A"]
     assert isinstance(figures["control_empty_vs_empty_ratio"], float)
+    assert figures["kit_runs_passed"] is True  # against the small fleet and the demo data set

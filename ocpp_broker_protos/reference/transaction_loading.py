@@ -355,8 +355,13 @@ class Batch:
 
     def commit(self) -> int:
         """Put the batch into the log; returns how many transactions."""
-        log = self._log
-        log._framed.update(self._framed)
+        log, framed = self._log, self._framed
+        log._framed.update(framed)
+        # Pages look items up by the very key objects the indexes hold.
+        everything = self._lists.get(_ALL, [])
+        log._by_key.update(
+            zip(everything, map(framed.__getitem__, (k[_KEY_TIME_BYTES:] for k in everything)), strict=True)
+        )
         log._open.update(self._opened)
         for index_key, keys in self._lists.items():
             if keys:
@@ -425,6 +430,7 @@ def _conflict(log: TransactionLog, row: Row, earlier: bytes | None) -> errors.Ap
     earlier row of the batch (framed), replayed on a scratch log."""
     scratch = TransactionLog()
     scratch._framed, scratch._open = dict(log._framed), dict(log._open)
+    scratch._by_key = dict(log._by_key)
     try:
         if earlier is not None:
             scratch.add([unframe(earlier)])

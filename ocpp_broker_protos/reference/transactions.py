@@ -65,13 +65,14 @@ def unframe(framed: bytes) -> Transaction:
 def encode_page(framed: Iterable[bytes], total: int, next_page_token: str = "") -> bytes:
     """A serialized GetAllTransactionsResponse, byte for byte what
     SerializeToString gives: fields in number order, zero values left out."""
-    out = b"".join(framed)
+    # One join: appending to the joined items would copy the whole page again.
+    parts = list(framed)
     if total:
-        out += _TOTAL_COUNT_TAG + wire.varint(total)
+        parts.append(_TOTAL_COUNT_TAG + wire.varint(total))
     if next_page_token:
         token = next_page_token.encode()
-        out += _NEXT_PAGE_TOKEN_TAG + wire.varint(len(token)) + token
-    return out
+        parts.append(_NEXT_PAGE_TOKEN_TAG + wire.varint(len(token)) + token)
+    return b"".join(parts)
 
 
 def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
@@ -110,9 +111,12 @@ def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[
 
 class TransactionLog:
     def __init__(self) -> None:
-        # Keyed by the id's UTF-8 bytes: the tail of every sort key, so a page
-        # looks items up without decoding.
+        # By the id's UTF-8 bytes (the tail of every sort key), for lookups by id.
         self._framed: dict[bytes, bytes] = {}
+        # The same bytes by the very key objects the indexes hold: a page looks
+        # its items up by hash (cached in each key) and identity, so no
+        # per-item slicing, hashing or comparing of bytes.
+        self._by_key: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
         self._indexes: dict[IndexKey, SortedList] = {}
 
@@ -146,7 +150,7 @@ class TransactionLog:
         batches: dict[IndexKey, list[bytes]] = {}
         for t in transactions:
             key = sort_key(t.started_at, t.id)
-            self._framed[key[_KEY_TIME_BYTES:]] = frame(t)
+            self._framed[key[_KEY_TIME_BYTES:]] = self._by_key[key] = frame(t)
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
                 batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
@@ -177,6 +181,7 @@ class TransactionLog:
             self._indexes[index_key].remove(key)
         del self._open[(current.station_id, current.connector_id)]
         del self._framed[transaction_id.encode()]
+        del self._by_key[key]
         self.add([ended])
         return ended
 
@@ -188,11 +193,8 @@ class TransactionLog:
         total = len(index)
         start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
         keys = index[start:stop]
-        cut = _KEY_TIME_BYTES
         return encode_page(
-            map(self._framed.__getitem__, [key[cut:] for key in keys]),
-            total,
-            cursor.next_token(stop, total, lambda: (keys[-1],)),
+            map(self._by_key.__getitem__, keys), total, cursor.next_token(stop, total, lambda: (keys[-1],))
         )
 
     def snapshot(self) -> list[bytes]:
