@@ -134,6 +134,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_server(server: ReferenceServer, args: argparse.Namespace, warning: str | None, secured: str) -> int:
+    from ocpp_broker_protos.connection.v1.connection_pb2 import WorkerView
+
     store = server.store
     try:
         server.start()
@@ -148,10 +150,11 @@ def _run_server(server: ReferenceServer, args: argparse.Namespace, warning: str 
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    workers = store.list_workers()
+    # Counted from pages and the basic view: a million-station store is not copied to say how big it is.
+    workers = store.workers_page(view=WorkerView.WORKER_VIEW_BASIC).items
     print(
         f"ocpp-broker-protos reference server listening on {server.target}{secured} "
-        f"({len(workers)} central systems, {len(store.list_mappings())} mappings, "
+        f"({len(workers)} central systems, {store.mappings_page(page_size=1).total_count} mappings, "
         f"{sum(w.connections_count for w in workers)} connections, {store.transaction_count()} transactions)",
         flush=True,
     )
