@@ -186,17 +186,10 @@ def client_options(args: argparse.Namespace, environ: dict[str, str] | None = No
 
 def open_client_channel(target: str, options: ClientOptions) -> grpc.Channel:
     """A channel to target as options say: TLS (mutual with a client certificate) and the token on every call."""
+    from ocpp_broker_protos.conformance.runner import open_channel
     from ocpp_broker_protos.credentials import with_token
 
-    if options.tls or options.certificate_chain is not None:
-        channel = grpc.secure_channel(
-            target,
-            grpc.ssl_channel_credentials(
-                root_certificates=options.root_certificates,
-                private_key=options.private_key,
-                certificate_chain=options.certificate_chain,
-            ),
-        )
-    else:
-        channel = grpc.insecure_channel(target)
+    channel = open_channel(
+        target, options.tls, options.root_certificates, options.private_key, options.certificate_chain
+    )
     return channel if options.token is None else with_token(channel, options.token)
