@@ -437,11 +437,16 @@ def _stable_under_writes(ctx: Context, rpc: str) -> None:
     part = PARTS[rpc](ctx, 16)
     stable, victims = part.own[0::2], part.own[1::2]
     pending = list(victims)
-    steps = iter(range(10**6))
+    # A bounded number of writes: on a list's tail, where new ids land, every
+    # addition lengthens the walk, so adding on every page (with another
+    # client adding there too) could keep a walk with pages of 2 from ending.
+    steps = iter(range(2 * len(victims)))
 
     def write(read: list[Any]) -> None:
+        step = next(steps, None)
+        if step is None:
+            return
         returned = {part.key(item) for item in read}
-        step = next(steps)
         if step % 2 == 0:
             # Delete one already returned (an offset token now skips an item); add a later one.
             gone = next((v for v in pending if v in returned), None)
@@ -470,9 +475,9 @@ def _stable_under_writes(ctx: Context, rpc: str) -> None:
 
 _register_per_list(
     "stable_under_writes",
-    "while a walk with page_size 2 runs, the case creates own objects that sort before and after its position "
-    "and deletes own ones already returned and not yet returned; every object that existed throughout is "
-    "returned exactly once and none twice.",
+    "while a walk with page_size 2 runs, the case, between its first 16 pages, creates own objects that sort "
+    "before and after its position and deletes own ones already returned and not yet returned; every object "
+    "that existed throughout is returned exactly once and none twice.",
     _stable_under_writes,
 )
 
