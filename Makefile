@@ -69,8 +69,12 @@ dist: $(VENV)/.stamp ## Build the wheel and the sdist into dist/ (locked backend
 	$(VENV)/bin/check-wheel-contents dist
 	@ls dist
 
-pytest: $(VENV)/.stamp ## The test suite in the development environment.
-	$(PY) -m pytest
+# -n auto: one pytest-xdist worker per core; --dist loadfile keeps a file on
+# one worker, so its module fixtures (fleets of 150,000 stations) are built once.
+PYTEST_PARALLEL := -n auto --dist loadfile
+
+pytest: $(VENV)/.stamp ## The test suite in the development environment, spread over the cores.
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 compat: dist ## The installed wheel at the floor and newest locks on every classified Python, and the sdist's own suite.
 	$(PY) scripts/compat.py --wheel dist/*.whl --sdist dist/*.tar.gz

@@ -249,7 +249,8 @@ def prove(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, wor
 
 def attempt(run_: Run, interpreter: tuple[str, str], wheel: Path, sdist: Path, work: Path) -> Result:
     env = {**os.environ, "PYTHONWARNINGS": "error", "OCPP_BROKER_PROTOS_EXPECT_INSTALLED": "1"}
-    pytest = ["-W", "error", "-m", "pytest", "-q", "-m", "not tooling"]
+    # One worker per core, a file to a worker, as in `make pytest`.
+    pytest = ["-W", "error", "-m", "pytest", "-q", "-m", "not tooling", "-n", "auto", "--dist", "loadfile"]
     if run_.source == "wheel":
         py, versions = make_env(run_, interpreter[0], ROOT / "requirements" / f"{run_.lock}.txt", wheel)
         suite = work / run_.name

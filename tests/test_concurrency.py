@@ -198,7 +198,7 @@ async def async_client(target: str, figures: Counter[str]) -> dict[int, str]:
     return created
 
 
-def test_mixed_concurrent_clients_lose_nothing_and_keep_the_rules(capsys):
+def test_mixed_concurrent_clients_lose_nothing_and_keep_the_rules(figure):
     figures: Counter[str] = Counter()
     with ReferenceServer(max_workers=8) as server:
         shared_cs = [server.store.create_central_system(f"shared-{n}", "wss://s.example").id for n in range(3)]
@@ -249,13 +249,11 @@ def test_mixed_concurrent_clients_lose_nothing_and_keep_the_rules(capsys):
         assert {i: names.get(i) for i in async_result} == async_result
         leftovers = [m for m in store.list_mappings() if m.station_id in SHARED_STATIONS]
         assert leftovers == []
-    with capsys.disabled():
-        print(
-            f"\n  concurrency: {THREADS} threads + 1 asyncio client, {figures['calls']} calls in {elapsed:.1f}s, "
-            f"{figures['acknowledged writes']} acknowledged writes, {figures['rejected']} rejected, "
-            f"{figures['shared masters won']} shared masters won, 0 lost writes, 0 phantom writes",
-            end="",
-        )
+    figure(
+        f"concurrency: {THREADS} threads + 1 asyncio client, {figures['calls']} calls in {elapsed:.1f}s, "
+        f"{figures['acknowledged writes']} acknowledged writes, {figures['rejected']} rejected, "
+        f"{figures['shared masters won']} shared masters won, 0 lost writes, 0 phantom writes"
+    )
 
 
 class MasterCheckOutsideTheLock(Store):
@@ -331,12 +329,11 @@ def race_for_master(store: Store, rounds: int) -> Counter[int]:
     return winners
 
 
-def test_two_clients_racing_for_master_exactly_one_wins(capsys):
+def test_two_clients_racing_for_master_exactly_one_wins(figure):
     rounds = 200
     winners = race_for_master(Store(), rounds)
     assert winners == Counter({1: rounds})
-    with capsys.disabled():
-        print(f"\n  master race: {rounds} rounds, exactly one winner in each", end="")
+    figure(f"master race: {rounds} rounds, exactly one winner in each")
 
 
 def test_the_race_test_catches_a_master_check_outside_the_lock():
@@ -345,7 +342,7 @@ def test_the_race_test_catches_a_master_check_outside_the_lock():
 
 
 @pytest.mark.parametrize("workers", [2])
-def test_a_flood_beyond_the_worker_pool_is_served_or_refused_cleanly(workers, capsys):
+def test_a_flood_beyond_the_worker_pool_is_served_or_refused_cleanly(workers, figure):
     with ReferenceServer(max_workers=workers) as server:
         server.store.create_central_system("flooded", "wss://f.example")
         with grpc.insecure_channel(server.target) as channel:
@@ -363,5 +360,4 @@ def test_a_flood_beyond_the_worker_pool_is_served_or_refused_cleanly(workers, ca
                     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, code
                     codes[code.name] += 1
             assert sum(codes.values()) == 500
-    with capsys.disabled():
-        print(f"\n  flood: 500 concurrent calls on {workers} workers: {dict(codes)}, 0 lost", end="")
+    figure(f"flood: 500 concurrent calls on {workers} workers: {dict(codes)}, 0 lost")

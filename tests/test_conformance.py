@@ -206,15 +206,14 @@ def test_cases_are_safe_on_a_shared_server(demo_server):
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_each_broken_variant_is_caught(variant, monkeypatch, capsys):
+def test_each_broken_variant_is_caught(variant, monkeypatch, figure):
     with broken_server(variant, monkeypatch) as server:
         report = conformance.run(server.target)
     failed = report.failures()
     assert CAUGHT_BY[variant] in {r.case.name for r in failed}, report.table()
     for result in failed:
         assert result.why.startswith("expected ")
-    with capsys.disabled():
-        print(f"\n  {variant}: caught by {', '.join(r.case.name for r in failed)}", end="")
+    figure(f"{variant}: caught by {', '.join(r.case.name for r in failed)}")
 
 
 def test_cli_passes_against_make_serve_style_server_and_writes_junit(tmp_path):

@@ -113,7 +113,7 @@ def test_without_a_token_the_kit_is_refused_everywhere(ocpp_server):
 
 
 @pytest.mark.parametrize("variant", sorted(AUTH_VARIANTS))
-def test_each_broken_credentials_variant_is_caught_by_its_case(variant, monkeypatch, capsys):
+def test_each_broken_credentials_variant_is_caught_by_its_case(variant, monkeypatch, figure):
     with broken_auth_server(variant, monkeypatch) as server:
         report = conformance.run(
             server.target,
@@ -122,8 +122,7 @@ def test_each_broken_credentials_variant_is_caught_by_its_case(variant, monkeypa
         )
     failed = {r.case.name: r.why for r in report.failures()}
     assert EXPECTED_CATCH[variant] in failed, report.table()
-    with capsys.disabled():
-        print(f"\n  {variant}: caught by {', '.join(sorted(failed))}", end="")
+    figure(f"{variant}: caught by {', '.join(sorted(failed))}")
 
 
 # -- the command line -------------------------------------------------------------------

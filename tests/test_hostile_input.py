@@ -111,17 +111,15 @@ def test_random_and_mutated_bytes_get_a_status_and_change_nothing_when_rejected(
             small_world(server.store)  # an accepted write is legitimate; start over
 
 
-def test_the_server_is_still_serving_after_the_garbage(hostile_server, capsys):
+def test_the_server_is_still_serving_after_the_garbage(hostile_server, figure):
     _, channel = hostile_server
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
-    with capsys.disabled():
-        codes = {k: v for k, v in FIGURES.items() if k.isupper()}
-        print(
-            f"\n  hostile bytes: {FIGURES['payloads']} payloads ({FIGURES['bytes']} bytes) over {len(METHODS)} RPCs, "
-            f"answers {codes}, {FIGURES['accepted']} parsed into valid requests, 0 crashes, 0 hangs",
-            end="",
-        )
+    codes = {k: v for k, v in FIGURES.items() if k.isupper()}
+    figure(
+        f"hostile bytes: {FIGURES['payloads']} payloads ({FIGURES['bytes']} bytes) over {len(METHODS)} RPCs, "
+        f"answers {codes}, {FIGURES['accepted']} parsed into valid requests, 0 crashes, 0 hangs"
+    )
 
 
 def _int_fields(desc):
@@ -185,7 +183,7 @@ def test_invalid_utf8_in_a_string_field_is_a_malformed_request(hostile_server, p
 EXAMPLE = (Path(__file__).resolve().parent.parent / "examples" / "fixtures.json").read_text()
 
 
-def test_every_truncation_of_a_fixture_file_is_a_clear_error_or_the_whole_file(tmp_path, capsys):
+def test_every_truncation_of_a_fixture_file_is_a_clear_error_or_the_whole_file(tmp_path, figure):
     complete = load_fixtures(json.loads(EXAMPLE)).snapshot()
     outcomes: Counter[str] = Counter()
     path = tmp_path / "cut.json"
@@ -201,8 +199,7 @@ def test_every_truncation_of_a_fixture_file_is_a_clear_error_or_the_whole_file(t
             assert not EXAMPLE[cut:].strip()
             assert store.snapshot() == complete
             outcomes["complete"] += 1
-    with capsys.disabled():
-        print(f"\n  fixture truncations: {len(EXAMPLE)} cuts, {dict(outcomes)}, never a partial load", end="")
+    figure(f"fixture truncations: {len(EXAMPLE)} cuts, {dict(outcomes)}, never a partial load")
 
 
 def _json_values():

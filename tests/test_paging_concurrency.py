@@ -172,7 +172,7 @@ def server():
         yield running
 
 
-def test_every_stable_item_exactly_once_while_others_write(server, capsys):
+def test_every_stable_item_exactly_once_while_others_write(server, figure):
     stable = build(server.store)
     figures: Counter[str] = Counter()
     rng = random.Random(5)
@@ -196,10 +196,8 @@ def test_every_stable_item_exactly_once_while_others_write(server, capsys):
     # The writers really raced the walkers.
     assert writers.figures["mapping churn"] > 100, writers.figures
     assert writers.figures["transactions"] > 100, writers.figures
-    with capsys.disabled():
-        print(
-            f"\n  paging under writes: {figures['walks']} walks, {figures['pages']} pages, "
-            f"{figures['stable items checked']} stable items checked, 0 duplicates, 0 misses; "
-            f"writers: {dict(writers.figures)}",
-            end="",
-        )
+    figure(
+        f"paging under writes: {figures['walks']} walks, {figures['pages']} pages, "
+        f"{figures['stable items checked']} stable items checked, 0 duplicates, 0 misses; "
+        f"writers: {dict(writers.figures)}"
+    )

@@ -379,17 +379,15 @@ def run_machine(
     )
 
 
-def test_server_agrees_with_the_model_over_random_sequences(machine_server, capsys):
+def test_server_agrees_with_the_model_over_random_sequences(machine_server, figure):
     FIGURES.clear()
     server, channel = machine_server
     run_machine(server, channel, EXAMPLES, PagingMachine)
-    with capsys.disabled():
-        print(
-            f"\n  stateful: {FIGURES['examples']} sequences, {FIGURES['steps']} steps, {FIGURES['calls']} RPCs, "
-            f"{FIGURES['invariant checks']} invariant checks, {FIGURES['list walks']} paged list walks, "
-            "0 divergences",
-            end="",
-        )
+    figure(
+        f"stateful: {FIGURES['examples']} sequences, {FIGURES['steps']} steps, {FIGURES['calls']} RPCs, "
+        f"{FIGURES['invariant checks']} invariant checks, {FIGURES['list walks']} paged list walks, "
+        "0 divergences"
+    )
     assert FIGURES["steps"] >= EXAMPLES  # the budget was really spent
 
 
