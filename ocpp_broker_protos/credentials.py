@@ -20,9 +20,11 @@ A client presents a token on every call of a channel with
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import grpc
+
+from ocpp_broker_protos._call_details import replaced
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor import MethodDescriptor
@@ -93,32 +95,13 @@ def channel_credentials(
     return grpc.composite_channel_credentials(tls, grpc.metadata_call_credentials(_Bearer(token)))
 
 
-class _CallDetails(NamedTuple):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
-    wait_for_ready: bool | None
-    compression: Any
-
-
 class _AddMetadata(grpc.UnaryUnaryClientInterceptor):
     def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self._metadata = metadata
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         metadata = (*(details.metadata or ()), *self._metadata)
-        return continuation(
-            _CallDetails(
-                details.method,
-                details.timeout,
-                metadata,
-                details.credentials,
-                getattr(details, "wait_for_ready", None),
-                getattr(details, "compression", None),
-            ),
-            request,
-        )
+        return continuation(replaced(details, metadata=metadata), request)
 
 
 def with_token(channel: grpc.Channel, token: str) -> grpc.Channel:

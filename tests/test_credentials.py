@@ -444,3 +444,29 @@ def test_reference_server_checks_its_credential_arguments(pki):
         Tokens(["short"])
     with pytest.raises(ValueError, match="more than once"):
         Tokens([ADMIN], [ADMIN])
+
+
+def test_interceptors_pass_every_other_call_detail_on_unchanged():
+    from ocpp_broker_protos._call_details import replaced
+
+    class Details(grpc.ClientCallDetails):
+        method = "/s/M"
+        timeout = None
+        metadata = (("a", "1"),)
+        credentials = None
+        wait_for_ready = True
+        compression = grpc.Compression.Gzip
+
+    changed = replaced(Details(), timeout=2.5)
+    assert (changed.method, changed.timeout, changed.metadata, changed.wait_for_ready, changed.compression) == (
+        "/s/M",
+        2.5,
+        (("a", "1"),),
+        True,
+        grpc.Compression.Gzip,
+    )
+
+    class Old(grpc.ClientCallDetails):  # grpc releases before wait_for_ready and compression
+        method, timeout, metadata, credentials = "/s/M", 1.0, None, None
+
+    assert replaced(Old(), metadata=(("b", "2"),)).wait_for_ready is None

@@ -25,6 +25,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ocpp_broker_protos import errors
+from ocpp_broker_protos._call_details import replaced
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
 from ocpp_broker_protos.connection.v1 import connection_pb2_grpc as conn_grpc
@@ -180,16 +181,8 @@ class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         if details.timeout is None:
-            details = _CallDetails(details.method, self._timeout, details.metadata, details.credentials)
+            details = replaced(details, timeout=self._timeout)
         return continuation(details, request)
-
-
-@dataclass(frozen=True)
-class _CallDetails(grpc.ClientCallDetails):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
 
 
 _M = TypeVar("_M", bound=Message)
