@@ -21,9 +21,9 @@ from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSyste
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.progress import Progress
-from ocpp_broker_protos.reference import FixtureError, Store, fixtures, load_fixture_file, load_fixtures
+from ocpp_broker_protos.reference import FixtureError, Store, fixtures, key_index, load_fixture_file, load_fixtures
 from ocpp_broker_protos.reference.records import RecordParser, transaction_row
-from ocpp_broker_protos.reference.transaction_loading import Batch, _sorted_list, load_rows, row_of
+from ocpp_broker_protos.reference.transaction_loading import Batch, load_rows, row_of
 from ocpp_broker_protos.reference.transactions import TransactionLog, frame
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 from tests.test_fixtures import TXN
@@ -118,6 +118,42 @@ def state(log: TransactionLog) -> tuple[Any, ...]:
     return (log._framed, log._by_key, log._open, {k: list(v) for k, v in log._indexes.items()})
 
 
+def _at(seconds: int, nanos: int = 0) -> str:
+    return json_format.MessageToDict(Transaction(started_at=Timestamp(seconds=seconds, nanos=nanos)))["startedAt"]
+
+
+# Seconds on both sides of the 5-byte varints (1978 to 3058) that the column
+# path encodes from cached pieces, and far outside them.
+EDGE_SECONDS = [2**28 - 1, 2**28, 2**28 + 127, 2**28 + 128, 1_767_225_600, 2**35 - 129, 2**35 - 1, 2**35, 1, -1]
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [EDGE_SECONDS[2:-4], [s for s in EDGE_SECONDS if 2**28 <= s < 2**35], EDGE_SECONDS],
+    ids=["inside", "inside-edges", "mixed"],
+)
+def test_column_loading_encodes_timestamps_of_any_era_as_serialize_does(seconds):
+    records = [
+        {
+            "id": f"T-{i}",
+            "station_id": f"CP-{i}",
+            "connector_id": "1",
+            "central_system_id": 1,
+            "started_at": _at(start, nanos),
+            **({"ended_at": _at(max(start, end), nanos)} if i % 3 else {}),
+        }
+        for i, (start, end, nanos) in enumerate(
+            (s, e, n) for s in seconds for e in seconds for n in (0, 1, 999_999_999, 500_000_000)
+        )
+    ]
+    by_add, by_columns = TransactionLog(), TransactionLog()
+    by_add.add([json_format.ParseDict(r, Transaction()) for r in records])
+    batch = Batch(by_columns)
+    assert batch.add_records(records)
+    batch.commit()
+    assert state(by_add) == state(by_columns)
+
+
 def test_column_and_row_loading_reach_the_state_add_reaches():
     records = fleet(40, 30)
     by_add = TransactionLog()
@@ -203,18 +239,23 @@ def test_loading_reports_progress_on_its_stream_only_once_it_takes_a_while(tmp_p
     assert quiet.getvalue() == ""
 
 
-@pytest.mark.parametrize("size", [1, 2, 7, 1000, 1001, 2500])
-def test_a_small_index_built_in_one_step_behaves_as_a_sorted_list(size):
-    keys = [random.Random(size).randbytes(6) for _ in range(size)]
-    built, reference = _sorted_list(list(keys)), SortedList(keys)
-    assert built == reference
-    assert built.__dict__.keys() == reference.__dict__.keys()
-    for index in (built, reference):
-        index.add(b"\x80")
-        index.update([b"\x00", b"\xff"])
-        index.remove(keys[0])
+@pytest.mark.parametrize("size", [1, 2, 7, 999, 1000, 1001, 2500])
+def test_an_index_of_any_size_behaves_as_a_sorted_list_and_grows_into_one(size):
+    rng = random.Random(size)
+    keys = [rng.randbytes(6) for _ in range(size)]
+    built, reference = key_index.build(list(keys)), SortedList(keys)
+    assert isinstance(built, SortedList if size > key_index.SMALL_MAX else key_index.SmallIndex)
     assert list(built) == list(reference)
-    assert list(built.islice(1, 5)) == list(reference.islice(1, 5))
-    assert built.bisect_left(b"\x80") == reference.bisect_left(b"\x80")
-    assert list(built.irange(b"\x10", b"\x90")) == list(reference.irange(b"\x10", b"\x90"))
-    assert len(built) == len(reference) == size + 2
+    for probe in (b"", b"\x80", keys[0], b"\xff" * 7):
+        assert built.bisect_right(probe) == reference.bisect_right(probe)
+    assert list(built[1:5]) == list(reference[1:5])
+    built = key_index.merged(built, [b"\x00", b"\xff", b"\x80"])
+    reference.update([b"\x00", b"\xff", b"\x80"])
+    built.remove(keys[0])
+    reference.remove(keys[0])
+    assert list(built) == list(reference)
+    assert len(built) == size + 2
+    # Past SMALL_MAX keys an index is a SortedList, whatever it was.
+    grown = key_index.merged(built, [rng.randbytes(6) for _ in range(key_index.SMALL_MAX)])
+    assert isinstance(grown, SortedList)
+    assert list(grown) == sorted(grown)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import repeat
-from operator import add, attrgetter, ge, itemgetter, lshift, methodcaller, or_, sub
+from operator import add, and_, attrgetter, ge, itemgetter, lshift, methodcaller, or_, rshift, sub
 from typing import Any, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sortedcontainers import SortedList
 
 from ocpp_broker_protos.reference import errors, rfc3339, validation, wire
+from ocpp_broker_protos.reference.key_index import SmallIndex
 from ocpp_broker_protos.reference.transactions import (
     _KEY_TIME_BYTES,
     _NANOS_BITS,
@@ -96,26 +96,8 @@ def _in_range(seconds: int, nanos: int) -> bool:
     return MIN_SECONDS <= seconds <= MAX_SECONDS and 0 <= nanos <= 999_999_999
 
 
-def _sorted_list(keys: list[bytes]) -> SortedList:
-    # SortedList(keys) costs microseconds of set-up even for one key, and a
-    # fleet's history has a few small indexes per station: the small ones get
-    # the state SortedList.update leaves (sortedcontainers 2: one sorted
-    # chunk and its maximum), set in one step.
-    if len(keys) > SortedList.DEFAULT_LOAD_FACTOR:
-        return SortedList(keys)
-    keys.sort()
-    index: SortedList = object.__new__(SortedList)
-    index.__dict__ = {
-        "_len": len(keys),
-        "_load": SortedList.DEFAULT_LOAD_FACTOR,
-        "_lists": [keys],
-        "_maxes": [keys[-1]],
-        "_index": [],
-        "_offset": 0,
-    }
-    return index
-
-
+_VARINT5_MIN, _VARINT5_END = 1 << 28, 1 << 35  # the seconds that are 5-byte varints
+_LOW_BYTES = [bytes((low | 0x80,)) for low in range(0x80)]
 _LENGTHS = [bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7)) for n in range(1 << 14)]
 _TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
 _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
@@ -147,6 +129,8 @@ class Batch:
         self._triples: dict[tuple[str, str, int], _Triple] = {}  # only valid ones
         self._stations: set[str] = set()  # valid ones
         self._nanos: dict[int, bytes] = {}  # value -> encoded field
+        self._heads: dict[bytes, dict[int, bytes]] = {}  # see _timestamp_fields
+        self._high_bytes: dict[int, bytes] = {}  # seconds >> 7 -> its varint
 
     def _triple(self, station: str, connector: str, cs: int) -> _Triple | None:
         found = self._triples.get((station, connector, cs))
@@ -163,9 +147,9 @@ class Batch:
             fields = _delimited(_STATION, station.encode()) + _delimited(_CONNECTOR, connector.encode())
             found = self._triples[(station, connector, cs)] = _Triple(
                 fields + _CENTRAL_SYSTEM + varint(cs),
-                lists.setdefault((station, None, False), []),
-                lists.setdefault((None, cs, False), []),
-                lists.setdefault((station, cs, False), []),
+                lists.setdefault((station, None, False), SmallIndex()),
+                lists.setdefault((None, cs, False), SmallIndex()),
+                lists.setdefault((station, cs, False), SmallIndex()),
             )
         return found
 
@@ -193,7 +177,7 @@ class Batch:
             *zip(stations, systems, repeat(False)),
         ):
             if index_key not in lists:
-                lists[index_key] = []
+                lists[index_key] = SmallIndex()
         heads = map(
             b"".join,
             zip(
@@ -224,7 +208,7 @@ class Batch:
         triple.by_both.append(key)
         if is_open:
             for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
-                self._lists.setdefault(index_key, []).append(key)
+                self._lists.setdefault(index_key, SmallIndex()).append(key)
 
     def add_rows(self, rows: Iterable[Row]) -> None:
         """Take rows one at a time; an ApiError is about the last one taken."""
@@ -343,14 +327,42 @@ class Batch:
         for i in opening:
             station, _, cs = triples[i]
             for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
-                self._lists.setdefault(index_key, []).append(keys[i])
+                self._lists.setdefault(index_key, SmallIndex()).append(keys[i])
         self._opened.update(opened)
         return True
 
     def _timestamp_fields(self, tag: bytes, times: tuple[list[int], list[int]]) -> list[bytes]:
+        """The encoded timestamp field (tag, length, seconds, nanos) of each
+        time; every nanos value must be in self._nanos."""
         seconds, nanos = times
-        return _delimited_all(
-            tag, list(map(add, map(add, repeat(_SECONDS), map(varint, seconds)), map(self._nanos.__getitem__, nanos)))
+        nanos_fields = self._nanos
+        if not seconds or min(seconds) < _VARINT5_MIN or max(seconds) >= _VARINT5_END:
+            return _delimited_all(
+                tag,
+                list(map(add, map(add, repeat(_SECONDS), map(varint, seconds)), map(nanos_fields.__getitem__, nanos))),
+            )
+        # Seconds from 1978 to 3058 are 5-byte varints: a low byte with the
+        # continuation bit, then the 4-byte varint of seconds >> 7, which a
+        # history shares between the 128 seconds each value spans; so a
+        # field is four looked-up pieces, and no varint is encoded per time.
+        heads = self._heads.setdefault(tag, {})  # nanos -> tag, length, seconds' tag
+        for value in set(nanos).difference(heads):
+            heads[value] = tag + bytes((1 + 5 + len(nanos_fields[value]),)) + _SECONDS
+        highs = list(map(rshift, seconds, repeat(7)))
+        high_bytes = self._high_bytes
+        for value in set(highs).difference(high_bytes):
+            high_bytes[value] = wire.varint(value)
+        return list(
+            map(
+                b"".join,
+                zip(
+                    map(heads.__getitem__, nanos),
+                    map(_LOW_BYTES.__getitem__, map(and_, seconds, repeat(0x7F))),
+                    map(high_bytes.__getitem__, highs),
+                    map(nanos_fields.__getitem__, nanos),
+                    strict=True,
+                ),
+            )
         )
 
     def commit(self) -> int:
@@ -363,13 +375,7 @@ class Batch:
             zip(everything, map(framed.__getitem__, (k[_KEY_TIME_BYTES:] for k in everything)), strict=True)
         )
         log._open.update(self._opened)
-        for index_key, keys in self._lists.items():
-            if keys:
-                index = log._indexes.get(index_key)
-                if index is None:
-                    log._indexes[index_key] = _sorted_list(keys)
-                else:
-                    index.update(keys)
+        log.index_keys(self._lists)
         return len(self._framed)
 
 

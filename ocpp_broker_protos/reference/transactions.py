@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sortedcontainers import SortedList
 
-from ocpp_broker_protos.reference import errors, validation, wire
+from ocpp_broker_protos.reference import errors, key_index, validation, wire
 from ocpp_broker_protos.reference.errors import FieldViolation
 from ocpp_broker_protos.reference.paging import Cursor
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactionsResponse, Transaction
@@ -118,7 +117,7 @@ class TransactionLog:
         # per-item slicing, hashing or comparing of bytes.
         self._by_key: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
-        self._indexes: dict[IndexKey, SortedList] = {}
+        self._indexes: dict[IndexKey, key_index.Index] = {}
 
     def __len__(self) -> int:
         return len(self._framed)
@@ -154,12 +153,15 @@ class TransactionLog:
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
                 batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
+        self.index_keys(batches)
+
+    def index_keys(self, batches: dict[IndexKey, list[bytes]]) -> None:
+        """Add each list of keys to its index (a list may be used as the index itself)."""
+        indexes = self._indexes
         for index_key, keys in batches.items():
-            index = self._indexes.get(index_key)
-            if index is None:
-                self._indexes[index_key] = SortedList(keys)
-            else:
-                index.update(keys)
+            if keys:
+                index = indexes.get(index_key)
+                indexes[index_key] = key_index.build(keys) if index is None else key_index.merged(index, keys)
 
     def end(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
         framed = self._framed.get(transaction_id.encode())
