@@ -21,9 +21,17 @@ from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSyste
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.progress import Progress
-from ocpp_broker_protos.reference import FixtureError, Store, fixtures, key_index, load_fixture_file, load_fixtures
+from ocpp_broker_protos.reference import (
+    FixtureError,
+    Store,
+    fixtures,
+    key_index,
+    load_fixture_file,
+    load_fixtures,
+    rfc3339,
+)
 from ocpp_broker_protos.reference.records import RecordParser, transaction_row
-from ocpp_broker_protos.reference.transaction_loading import Batch, load_rows, row_of
+from ocpp_broker_protos.reference.transaction_loading import Batch, _times, load_rows, row_of
 from ocpp_broker_protos.reference.transactions import TransactionLog, frame
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
 from tests.test_fixtures import TXN
@@ -86,6 +94,19 @@ def test_timestamps_read_as_parse_dict_reads_them(seconds, nanos, digits):
     record = {**TXN, "started_at": text + "Z"}
     assert parsed(Transaction, record) == expected(Transaction, record)
     assert transaction_row(record) == row_of(json_format.ParseDict(record, Transaction()))
+    # The column reader, alone and amid other times.
+    started = json_format.ParseDict(record, Transaction()).started_at
+    assert _times([text + "Z"]) == ([started.seconds], [started.nanos])
+    assert _times(["2026-01-01T10:00:00Z", text + "Z"]) == ([1_767_261_600, started.seconds], [0, started.nanos])
+
+
+@pytest.mark.parametrize("text", ODD_TIMES)
+def test_the_column_time_reader_takes_and_refuses_what_the_one_record_reader_does(text):
+    one = rfc3339.parse(text)
+    assert _times([text]) == (None if one is None else ([one[0]], [one[1]]))
+    assert _times([text, "2026-01-01T10:00:00.5Z"]) == (
+        None if one is None else ([one[0], 1_767_261_600], [one[1], 500_000_000])
+    )
 
 
 def fleet(stations: int, per_station: int, seed: int = 3, prefix: str = "CP") -> list[dict[str, Any]]:

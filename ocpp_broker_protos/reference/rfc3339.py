@@ -47,6 +47,30 @@ def time_of_day(text: str) -> int | None:
     return found
 
 
+#: For texts read a column at a time: seconds since the epoch of a date and
+#: hour ("2026-01-02T08"), of minutes and seconds with their colon
+#: (":30:00", all 3600 of them) and nanoseconds of a fraction ("" and every
+#: one of up to three digits; longer ones are worked out each time). Small
+#: tables, unlike a table of all 86,400 times of day, stay in the CPU's cache.
+HOURS: dict[str, int] = {}
+MINUTES: dict[str, int] = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
+FRACTIONS: dict[str, int] = {
+    f"{n:0{width}d}": n * 10 ** (9 - width) for width in range(1, 4) for n in range(10**width)
+} | {"": 0}
+
+
+def hour(text: str) -> int | None:
+    """Seconds since the epoch of "YYYY-MM-DDTHH", or None."""
+    found = HOURS.get(text)
+    if found is None:
+        date = day(text[:10])
+        hours = text[11:]
+        if date is None or len(text) != 13 or text[10] != "T" or not digits(hours) or int(hours) > 23:
+            return None
+        found = HOURS[text] = date + int(hours) * 3600
+    return found
+
+
 def parse(value: str) -> tuple[int, int] | None:
     """(seconds, nanos) of value, or None when it is not in the plain form."""
     if not 20 <= len(value) <= 30 or value[10] != "T" or value[-1] != "Z":

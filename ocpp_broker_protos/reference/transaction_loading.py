@@ -102,8 +102,7 @@ _LENGTHS = [bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7)) for n 
 _TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
 _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
 _HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
-_DATE, _TIME, _FRACTION = itemgetter(slice(0, 10)), itemgetter(slice(11, 19)), itemgetter(slice(20, -1))
-_NINE_DIGITS = methodcaller("ljust", 9, "0")
+_HOUR, _MINUTE, _FRACTION = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(20, -1))
 _ALL: IndexKey = (None, None, False)
 
 
@@ -412,26 +411,31 @@ def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
     if set(map(type, texts)) != {str}:
         return None
     lengths = list(map(len, texts))
-    if min(lengths) < 20 or max(lengths) > 30 or 21 in lengths:
-        return None
-    if set(map(itemgetter(10), texts)) != {"T"} or set(map(itemgetter(-1), texts)) != {"Z"}:
+    if min(lengths) < 20 or max(lengths) > 30 or 21 in lengths or set(map(itemgetter(-1), texts)) != {"Z"}:
         return None
     dots = list(map(itemgetter(19), texts))
     # Without a fraction, 19 is the final Z; with one, it must be the dot.
     if not set(dots) <= {".", "Z"} or dots.count("Z") != lengths.count(20):
         return None
+    # "YYYY-MM-DDTHH", ":MM:SS" and the fraction, each looked up in a table
+    # that holds only valid texts (rfc3339), so a hit is a check too.
+    hours = list(map(_HOUR, texts))
+    hour_seconds = list(map(rfc3339.HOURS.get, hours))
+    if None in hour_seconds:
+        if any(rfc3339.hour(h) is None for h in set(hours).difference(rfc3339.HOURS)):
+            return None
+        hour_seconds = list(map(rfc3339.HOURS.__getitem__, hours))
+    minute_seconds = list(map(rfc3339.MINUTES.get, map(_MINUTE, texts)))
+    if None in minute_seconds:
+        return None
     fractions = list(map(_FRACTION, texts))
-    joined = "".join(fractions)
-    if joined and not rfc3339.digits(joined):
-        return None
-    dates, times = list(map(_DATE, texts)), list(map(_TIME, texts))
-    # Only parts not met before need a look.
-    if any(rfc3339.day(d) is None for d in set(dates).difference(rfc3339.DAYS)):
-        return None
-    if any(rfc3339.time_of_day(t) is None for t in set(times).difference(rfc3339.TIMES_OF_DAY)):
-        return None
-    seconds = list(map(add, map(rfc3339.DAYS.__getitem__, dates), map(rfc3339.TIMES_OF_DAY.__getitem__, times)))
-    return seconds, list(map(int, map(_NINE_DIGITS, fractions)))
+    nanos: list[Any] = list(map(rfc3339.FRACTIONS.get, fractions))  # no None once past the loop
+    if None in nanos:
+        for i in [i for i, n in enumerate(nanos) if n is None]:
+            if not rfc3339.digits(fractions[i]):
+                return None
+            nanos[i] = int(fractions[i].ljust(9, "0"))
+    return list(map(add, hour_seconds, minute_seconds)), nanos
 
 
 def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:
