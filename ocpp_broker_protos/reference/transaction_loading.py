@@ -14,7 +14,8 @@ Not thread-safe on its own: the Store's lock guards every call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from itertools import chain, repeat
 from operator import add, and_, attrgetter, ge, itemgetter, lshift, methodcaller, or_, rshift, sub
 from typing import Any, NamedTuple
@@ -104,6 +105,8 @@ _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_i
 _HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
 _HOUR, _MINUTE, _FRACTION = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(20, -1))
 _ALL: IndexKey = (None, None, False)
+_TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"), attrgetter("by_both"))
+_consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
 
 class _Triple(NamedTuple):
@@ -323,14 +326,18 @@ class Batch:
         self._by_key.update(zip(keys, items, strict=True))
         del items
         self._lists[_ALL] += keys
-        for key, shared in zip(keys, map(self._triples.__getitem__, triples), strict=True):
-            shared.by_station.append(key)
-            shared.by_central_system.append(key)
-            shared.by_both.append(key)
+        shared = list(map(self._triples.__getitem__, triples))
+        for lists_of in _TRIPLE_LISTS:
+            # list.append over (list, key) pairs: the loop runs in C.
+            _consume(map(list.append, map(lists_of, shared), keys))
+        lists = self._lists
         for i in opening:
             station, _, cs = triples[i]
             for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
-                self._lists.setdefault(index_key, SmallIndex()).append(keys[i])
+                found = lists.get(index_key)
+                if found is None:
+                    found = lists[index_key] = SmallIndex()
+                found.append(keys[i])
         self._opened.update(opened)
         return True
 
