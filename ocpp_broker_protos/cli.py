@@ -14,23 +14,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
 from ocpp_broker_protos import cli_credentials
+from ocpp_broker_protos.cli_error import CliError
 from ocpp_broker_protos.extras import missing_extra_message
 
 if TYPE_CHECKING:
     from ocpp_broker_protos.reference import ReferenceServer
 
+
 _N = TypeVar("_N", int, float)
-
-#: Exit status of a bad argument, a bad input file or an unreachable target.
-USAGE_ERROR = 2
-
-
-class CliError(Exception):
-    """What a command cannot do, said in one line: ``main`` prints it and exits with status."""
-
-    def __init__(self, message: str, status: int = USAGE_ERROR) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _missing_extra(what: str, extra: str, error: ImportError) -> CliError:

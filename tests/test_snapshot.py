@@ -15,6 +15,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from ocpp_broker_protos import cli
 from ocpp_broker_protos.central_system.v1.central_system_pb2 import CentralSystem
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
@@ -80,7 +81,7 @@ def test_an_interrupted_export_exits_130_and_writes_nothing(tmp_path, monkeypatc
 
     monkeypatch.setattr(command, "export", interrupted)
     target = tmp_path / "f.json"
-    assert command.run_export("127.0.0.1:1", str(target)) == 130
+    assert cli.main(["export", "--target", "127.0.0.1:1", "-o", str(target)]) == 130
     assert not target.exists()
     assert capsys.readouterr().err == f"error: interrupted; {target} untouched\n"
 

@@ -1,6 +1,7 @@
 """`ocpp-broker-protos export`: one clear message and a non-zero exit on any
-failure, the file complete or untouched, progress and notes on standard
-error, nothing but the file on standard output."""
+failure (a CliError, which the command line prints), the file complete or
+untouched, progress and notes on standard error, nothing but the file on
+standard output."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import sys
 import time
 
 from ocpp_broker_protos.cli_credentials import ClientOptions, open_client_channel
+from ocpp_broker_protos.cli_error import CliError
 from ocpp_broker_protos.progress import Progress
 from ocpp_broker_protos.snapshot import ReadError, export
+
+FAILED, INTERRUPTED = 1, 130
 
 
 def run_export(
@@ -34,11 +38,11 @@ def run_export(
         if output is None:
             sys.stdout.flush()
     except ReadError as error:
-        return _fail(f"cannot export {target}: {error}; {where} untouched")
+        raise CliError(f"cannot export {target}: {error}; {where} untouched", FAILED) from None
     except OSError as error:
-        return _fail(f"cannot write {where}: {error}; nothing written")
+        raise CliError(f"cannot write {where}: {error}; nothing written", FAILED) from None
     except KeyboardInterrupt:
-        return _fail(f"interrupted; {where} untouched", status=130)
+        raise CliError(f"interrupted; {where} untouched", INTERRUPTED) from None
     finally:
         channel.close()
     for note in notes:
@@ -52,8 +56,3 @@ def run_export(
         file=sys.stderr,
     )
     return 0
-
-
-def _fail(message: str, status: int = 1) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return status
