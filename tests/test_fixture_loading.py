@@ -140,7 +140,7 @@ def state(log: TransactionLog) -> tuple[Any, ...]:
 
 
 def _at(seconds: int, nanos: int = 0) -> str:
-    return json_format.MessageToDict(Transaction(started_at=Timestamp(seconds=seconds, nanos=nanos)))["startedAt"]
+    return str(json_format.MessageToDict(Transaction(started_at=Timestamp(seconds=seconds, nanos=nanos)))["startedAt"])
 
 
 # Seconds on both sides of the 5-byte varints (1978 to 3058) that the column
