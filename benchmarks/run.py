@@ -2,7 +2,8 @@
 
 Every figure is a ratio of two numbers taken in this run on this machine, so
 it holds on a noisy 2-core box: the reference server against an empty
-servicer (same gRPC set-up, same load generator, runs alternated A B A B),
+servicer (same gRPC set-up, one load generator alternating between the two
+in 1 s slices, A B B A ...),
 a deep page against the first page, the upb backend against pure Python,
 and (paging_scale.py) the last page of each list of a 1,000,000-station
 fleet against its first page, and the conformance kit against that fleet
@@ -73,44 +74,43 @@ class ServerProcess:
         self.port_file.unlink(missing_ok=True)
 
 
-def load_run(server: ServerProcess, rpc: str, seconds: float, warmup: float, core: int | None) -> dict[str, float]:
-    command = [PY, str(HERE / "server_load.py"), "load", "--target", server.target, "--rpc", rpc]
-    command += ["--seconds", str(seconds), "--warmup", str(warmup), "--server-pid", str(server.process.pid)]
-    out = subprocess.run(pinned(core, command), capture_output=True, text=True, check=True).stdout
-    result: dict[str, float] = json.loads(out)
-    return result
+def throughput(rpc: str, slices: int, slice_seconds: float, warmup: float, control: bool = False) -> dict[str, Any]:
+    """Median over pairs of slices of calls/s(A) / calls/s(B); A is the
+    reference server and B the empty one, or (control) both are empty
+    servers, which shows how far two identical servers drift apart here.
 
-
-def throughput(rpc: str, pairs: int, seconds: float, warmup: float, control: bool = False) -> dict[str, Any]:
-    """Median over pairs of calls/s(A) / calls/s(B); A is the reference server
-    and B the empty one, or (control) both are empty servers, which shows how
-    far two identical servers drift apart on this machine."""
+    One load process alternates between the two running servers in slices
+    of slice_seconds (A B B A ...), so both meet the same drift of this
+    machine's speed; a pair is two neighbouring slices, one of each."""
     cores = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
     names = ("empty", "empty") if control else ("reference", "empty")
     servers = [ServerProcess(name, cores[0]) for name in names]
-    runs: list[dict[str, Any]] = []
-    ratios = []
     try:
-        for pair in range(pairs):
-            # A B, then B A: whichever goes first in a pair is not favoured
-            # (measured here: A B A B between two identical servers gave 1.17).
-            order = (0, 1) if pair % 2 == 0 else (1, 0)
-            measured: dict[int, float] = {}
-            for side in order:
-                result: dict[str, Any] = load_run(servers[side], rpc, seconds, warmup, cores[1])
-                runs.append({**result, "server": names[side], "side": "AB"[side], "pair": pair})
-                measured[side] = result["calls_per_second"]
-                progress(
-                    f"  {rpc} pair {pair + 1}/{pairs} {'AB'[side]}={names[side]:<9} "
-                    f"{result['calls_per_second']:8.0f} calls/s p50 {result['p50_ms']:.2f} ms "
-                    f"p99 {result['p99_ms']:.2f} ms server CPU {result['server_cpu_share']:.2f}"
-                )
-            if measured[1]:
-                ratios.append(measured[0] / measured[1])
+        command = [PY, str(HERE / "server_load.py"), "load", "--rpc", rpc]
+        for server in servers:
+            command += ["--target", server.target, "--server-pid", str(server.process.pid)]
+        command += ["--slices", str(slices), "--slice-seconds", str(slice_seconds), "--warmup", str(warmup)]
+        out = subprocess.run(pinned(cores[1], command), capture_output=True, text=True, check=True).stdout
     finally:
         for server in servers:
             server.stop()
-    # A run whose server did not keep one core busy measured the load
+    runs: list[dict[str, Any]] = [
+        {**r, "server": names[int(r["side"])], "side": "AB"[int(r["side"])], "pair": i // 2}
+        for i, r in enumerate(json.loads(out))
+    ]
+    ratios = []
+    for first, second in zip(runs[0::2], runs[1::2], strict=False):
+        a, b = (first, second) if first["side"] == "A" else (second, first)
+        if b["calls_per_second"]:
+            ratios.append(a["calls_per_second"] / b["calls_per_second"])
+    for side, name in zip("AB", names, strict=True):
+        mine = [r for r in runs if r["side"] == side]
+        progress(
+            f"  {rpc} {side}={name:<9} median {statistics.median(r['calls_per_second'] for r in mine):8.0f} calls/s "
+            f"over {len(mine)} slices (from {min(r['calls_per_second'] for r in mine):.0f} "
+            f"to {max(r['calls_per_second'] for r in mine):.0f})"
+        )
+    # A slice whose server did not keep one core busy measured the load
     # generator, not the server.
     valid = all(r["server_cpu_share"] >= 0.85 for r in runs)
     return {
@@ -118,6 +118,7 @@ def throughput(rpc: str, pairs: int, seconds: float, warmup: float, control: boo
         "pair_ratios": ratios,
         "valid": valid,
         "pinned": cores[0] is not None,
+        "slice_seconds": slice_seconds,
         "runs": runs,
     }
 
@@ -325,8 +326,8 @@ def main() -> int:
     args = parser.parse_args()
     size: dict[str, Any] = (
         {
-            "pairs": 2,
-            "seconds": 0.3,
+            "slices": 4,
+            "slice_seconds": 0.2,
             "warmup": 0.2,
             "count": 20_000,
             "stations": 10,
@@ -343,8 +344,8 @@ def main() -> int:
         }
         if args.smoke
         else {
-            "pairs": 4,
-            "seconds": 4.0,
+            "slices": 40,
+            "slice_seconds": 1.0,
             "warmup": 1.0,
             "count": 1_000_000,
             "stations": 10,
@@ -353,7 +354,7 @@ def main() -> int:
             "imports": 15,
             "fixture_stations": 100_000,
             "fixture_transactions": 1_000_000,
-            "fixture_pairs": 2,
+            "fixture_pairs": 4,
             "fleet_stations": 1_000_000,
             "fleet_transactions": 1_000_000,
             "page_repeats": 30,
@@ -363,15 +364,15 @@ def main() -> int:
     sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         (
             "server throughput: GetCentralSystem",
-            lambda: throughput("get", size["pairs"], size["seconds"], size["warmup"]),
+            lambda: throughput("get", size["slices"], size["slice_seconds"], size["warmup"]),
         ),
         (
             "server throughput: 100-item GetAllTransactions",
-            lambda: throughput("list", size["pairs"], size["seconds"], size["warmup"]),
+            lambda: throughput("list", size["slices"], size["slice_seconds"], size["warmup"]),
         ),
         (
             "control: empty vs empty server, 100-item page",
-            lambda: throughput("list", size["pairs"], size["seconds"], size["warmup"], control=True),
+            lambda: throughput("list", size["slices"], size["slice_seconds"], size["warmup"], control=True),
         ),
         (
             f"paging and memory at {size['count']:,} transactions",

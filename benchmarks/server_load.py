@@ -1,7 +1,8 @@
 """The two halves of the throughput benchmark, each run as its own process.
 
     python benchmarks/server_load.py serve --kind reference|empty --port-file F
-    python benchmarks/server_load.py load --target HOST:PORT --rpc get|list --seconds S --concurrency C
+    python benchmarks/server_load.py load --target A --server-pid PA --target B --server-pid PB \
+        --rpc get|list --slices N --slice-seconds S
 
 Both servers use the same gRPC configuration. The reference one serves the
 demo data; the empty one answers the same two methods with constant bytes of
@@ -78,47 +79,71 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(
-    target: str, rpc: str, seconds: float, warmup: float, concurrency: int, server_pid: int
-) -> dict[str, float]:
-    method, payload = REQUESTS[rpc]
-    cpu: list[float] = []
-    latencies: list[float] = []
-    count = 0
-    async with grpc.aio.insecure_channel(target) as channel:
-        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
-        start = time.perf_counter()
-        measure_from = start + warmup
-        end = measure_from + seconds
+async def _alternate(
+    targets: list[str],
+    server_pids: list[int],
+    rpc: str,
+    slices: int,
+    slice_seconds: float,
+    warmup: float,
+    concurrency: int,
+) -> list[dict[str, float]]:
+    """Load the servers in turn, one slice at a time (A B B A A B B A ...).
 
-        async def watch_server_cpu() -> None:
-            # The server's CPU time over exactly the measured window.
-            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-            cpu.append(_cpu_seconds(server_pid))
-            await asyncio.sleep(max(0.0, end - time.perf_counter()))
-            cpu.append(_cpu_seconds(server_pid))
+    This machine's speed drifts over seconds to minutes, so two servers
+    measured in long runs minutes apart are measured on different machines;
+    short slices that alternate put both under the same drift. Every channel
+    is open and warm before the first slice; a slice counts the calls sent
+    and answered inside it, and the server's CPU time over it.
+    """
+    method, payload = REQUESTS[rpc]
+    channels = [grpc.aio.insecure_channel(target) for target in targets]
+    calls: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [c.unary_unary(method) for c in channels]
+
+    async def run(side: int, seconds: float, latencies: list[float] | None) -> int:
+        end = time.perf_counter() + seconds
+        count = 0
 
         async def worker() -> None:
             nonlocal count
-            while True:
-                sent = time.perf_counter()
-                if sent >= end:
-                    return
-                await call(payload, timeout=30)
+            while (sent := time.perf_counter()) < end:
+                await calls[side](payload, timeout=30)
                 done = time.perf_counter()
-                if sent >= measure_from:
+                if done <= end:
                     count += 1
-                    latencies.append(done - sent)
+                    if latencies is not None:
+                        latencies.append(done - sent)
 
-        await asyncio.gather(watch_server_cpu(), *(worker() for _ in range(concurrency)))
-    latencies.sort()
-    return {
-        "calls": float(count),
-        "calls_per_second": count / seconds,
-        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
-        "server_cpu_share": (cpu[1] - cpu[0]) / seconds,
-    }
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count
+
+    results = []
+    try:
+        for side in range(len(targets)):
+            await run(side, warmup, None)
+        for index in range(slices):
+            side = (index + 1) // 2 % 2  # A B B A A B B A: neither side is always first
+            latencies: list[float] = []
+            cpu = _cpu_seconds(server_pids[side])
+            started = time.perf_counter()
+            count = await run(side, slice_seconds, latencies)
+            elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(server_pids[side]) - cpu
+            latencies.sort()
+            results.append(
+                {
+                    "side": float(side),
+                    "calls": float(count),
+                    "calls_per_second": count / slice_seconds,
+                    "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
+                    "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+                    "server_cpu_share": cpu / elapsed,
+                }
+            )
+    finally:
+        for channel in channels:
+            await channel.close()
+    return results
 
 
 def main() -> None:
@@ -128,17 +153,24 @@ def main() -> None:
     s.add_argument("--kind", choices=["reference", "empty"], required=True)
     s.add_argument("--port-file", type=Path, required=True)
     lo = sub.add_parser("load")
-    lo.add_argument("--target", required=True)
+    lo.add_argument("--target", action="append", required=True, help="give it twice: A, then B")
+    lo.add_argument("--server-pid", type=int, action="append", required=True, help="each target's server")
     lo.add_argument("--rpc", choices=sorted(REQUESTS), required=True)
-    lo.add_argument("--seconds", type=float, required=True)
+    lo.add_argument("--slices", type=int, required=True)
+    lo.add_argument("--slice-seconds", type=float, required=True)
     lo.add_argument("--warmup", type=float, default=1.0)
     lo.add_argument("--concurrency", type=int, default=16)
-    lo.add_argument("--server-pid", type=int, required=True)
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args.kind, args.port_file)
     else:
-        result = asyncio.run(_load(args.target, args.rpc, args.seconds, args.warmup, args.concurrency, args.server_pid))
+        if len(args.target) != len(args.server_pid):
+            parser.error("give one --server-pid per --target")
+        result = asyncio.run(
+            _alternate(
+                args.target, args.server_pid, args.rpc, args.slices, args.slice_seconds, args.warmup, args.concurrency
+            )
+        )
         json.dump(result, sys.stdout)
 
 
