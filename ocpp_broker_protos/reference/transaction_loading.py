@@ -104,7 +104,6 @@ _TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
 _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
 _HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
 _HOUR, _MINUTE, _FRACTION = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(20, -1))
-_ALL: IndexKey = (None, None, False)
 _TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"), attrgetter("by_both"))
 _consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
@@ -128,7 +127,8 @@ class Batch:
         self._framed: dict[bytes, bytes] = {}
         self._by_key: dict[bytes, bytes] = {}  # the same bytes by sort key
         self._opened: dict[tuple[str, str], str] = {}
-        self._lists: dict[IndexKey, list[bytes]] = {_ALL: []}
+        # The lists of all and of all open transactions are made at commit.
+        self._lists: dict[IndexKey, list[bytes]] = {}
         self._triples: dict[tuple[str, str, int], _Triple] = {}  # only valid ones
         self._stations: set[str] = set()  # valid ones
         self._nanos: dict[int, bytes] = {}  # value -> encoded field
@@ -210,12 +210,12 @@ class Batch:
         triple.by_central_system.append(key)
         triple.by_both.append(key)
         if is_open:
-            for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
+            for index_key in ((station, None, True), (None, cs, True), (station, cs, True)):
                 self._lists.setdefault(index_key, SmallIndex()).append(key)
 
     def add_rows(self, rows: Iterable[Row]) -> None:
         """Take rows one at a time; an ApiError is about the last one taken."""
-        log, framed, opened, everything = self._log, self._framed, self._opened, self._lists[_ALL]
+        log, framed, opened = self._log, self._framed, self._opened
         for row in rows:
             transaction_id, station, connector, cs, start_s, start_n, end_s, end_n = row
             triple = self._triple(station, connector, cs)
@@ -240,7 +240,6 @@ class Batch:
                 body += _timestamp(_ENDED, end_s, end_n)
             key = time_key(start_s, start_n) + id_bytes
             framed[id_bytes] = self._by_key[key] = _delimited(_ITEM, body)
-            everything.append(key)
             self._index(key, station, cs, triple, end_s is None)
 
     def add_records(self, records: list[Any]) -> bool:
@@ -325,7 +324,6 @@ class Batch:
         )
         self._by_key.update(zip(keys, items, strict=True))
         del items
-        self._lists[_ALL] += keys
         shared = list(map(self._triples.__getitem__, triples))
         for lists_of in _TRIPLE_LISTS:
             # list.append over (list, key) pairs: the loop runs in C.
@@ -333,7 +331,7 @@ class Batch:
         lists = self._lists
         for i in opening:
             station, _, cs = triples[i]
-            for index_key in ((None, None, True), (station, None, True), (None, cs, True), (station, cs, True)):
+            for index_key in ((station, None, True), (None, cs, True), (station, cs, True)):
                 found = lists.get(index_key)
                 if found is None:
                     found = lists[index_key] = SmallIndex()
