@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
@@ -289,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
+        if any(isinstance(link, KeyboardInterrupt) for link in _chain(error)):  # export's Ctrl-C
+            _let_go(error)
         return error.status
     except BrokenPipeError:
         # The reader (`| head`) has gone: stop quietly, as the Python documentation
@@ -296,9 +300,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        _let_go(interrupt)
         return 130
     return status
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    link: BaseException | None = error
+    while link is not None:
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _let_go(interrupted: BaseException) -> None:
+    """Free what the interrupted frames held, without a word.
+
+    Ctrl-C can land anywhere, even inside an import between the opening and the
+    closing of a file. That file is closed when the traceback goes; under
+    ``-W error`` its ResourceWarning would print as "Exception ignored",
+    a traceback after all, about nothing the user did.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        for link in _chain(interrupted):
+            link.__traceback__ = None
+        gc.collect()
 
 
 if __name__ == "__main__":

@@ -265,3 +265,38 @@ def test_ctrl_c_stops_the_kit_without_a_traceback(silent_target):
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=30)
     assert (process.returncode, errors) == (130, "")
+
+
+# Ctrl-C landing inside an import, after a file is opened and before it is
+# closed, made deterministic: the command holds an open file when it is
+# interrupted, and either lets the interrupt through or, as export does,
+# answers it with a CliError.
+_INTERRUPTED_WITH_A_FILE_OPEN = """
+import sys
+from ocpp_broker_protos import cli
+from ocpp_broker_protos.cli_error import CliError
+
+def interrupted(args):
+    held = open(cli.__file__, "rb")
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if {as_cli_error}:
+            raise CliError("interrupted", 130) from None
+        raise
+
+cli._conformance = interrupted
+sys.exit(cli.main(["conformance", "--target", "127.0.0.1:1"]))
+"""
+
+
+@pytest.mark.parametrize(("as_cli_error", "said"), [(False, ""), (True, "error: interrupted\n")])
+def test_ctrl_c_while_a_file_is_open_says_nothing_more_even_under_warnings_as_errors(as_cli_error, said):
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", _INTERRUPTED_WITH_A_FILE_OPEN.format(as_cli_error=as_cli_error)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (130, said)
