@@ -6,6 +6,7 @@ import pytest
 from google.protobuf import message_factory
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.wrappers_pb2 import UInt64Value
 
 from ocpp_broker_protos.reference import Store, wire
 from ocpp_broker_protos.reference.transactions import encode_page, frame
@@ -99,3 +100,13 @@ def test_encode_page_carries_every_field_in_number_order() -> None:
             transactions=items, total_count=300, next_page_token="token-é"
         ).SerializeToString()
     )
+
+
+# A zero field is left out of a message, so zero has its own test.
+@pytest.mark.parametrize("value", [1, 127, 128, 300, 16_383, 16_384, 2**21 - 1, 2**21, 2**35, 2**64 - 1])
+def test_varint_is_what_protobuf_encodes(value: int) -> None:
+    assert UInt64Value(value=value).SerializeToString() == b"\x08" + wire.varint(value)
+
+
+def test_the_varint_of_zero_is_one_zero_byte() -> None:
+    assert wire.varint(0) == b"\x00"

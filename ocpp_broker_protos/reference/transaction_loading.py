@@ -125,7 +125,7 @@ class Batch:
     def __init__(self, log: TransactionLog) -> None:
         self._log = log
         self._framed: dict[bytes, bytes] = {}
-        self._by_key: dict[bytes, bytes] = {}  # the same bytes by sort key
+        self._by_key: dict[bytes, bytes] = {}  # the same bytes by sort key, for the indexes
         self._opened: dict[tuple[str, str], str] = {}
         # The lists of all and of all open transactions are made at commit.
         self._lists: dict[IndexKey, list[bytes]] = {}
@@ -378,9 +378,8 @@ class Batch:
         log, framed = self._log, self._framed
         if log._framed:
             log._framed.update(framed)
-            log._by_key.update(self._by_key)
-        else:  # a new log (a fixture file): the batch's own dicts will do
-            log._framed, log._by_key = framed, self._by_key
+        else:  # a new log (a fixture file): the batch's own dict will do
+            log._framed = framed
         log._open.update(self._opened)
         lists = self._lists
         # The lists of all transactions and of all open ones are the joined
@@ -395,7 +394,7 @@ class Batch:
                 keys.sort()
             if parts:
                 lists[(None, None, active)] = list(chain.from_iterable(parts))
-        log.index_keys(lists)
+        log.index_keys(lists, self._by_key.__getitem__)
         return len(framed)
 
 
@@ -461,7 +460,6 @@ def _conflict(log: TransactionLog, row: Row, earlier: bytes | None) -> errors.Ap
     earlier row of the batch (framed), replayed on a scratch log."""
     scratch = TransactionLog()
     scratch._framed, scratch._open = dict(log._framed), dict(log._open)
-    scratch._by_key = dict(log._by_key)
     try:
         if earlier is not None:
             scratch.add([unframe(earlier)])

@@ -14,7 +14,7 @@ Not thread-safe on its own: the Store's lock guards every call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -61,11 +61,11 @@ def unframe(framed: bytes) -> Transaction:
     return GetAllTransactionsResponse.FromString(framed).transactions[0]
 
 
-def encode_page(framed: Iterable[bytes], total: int, next_page_token: str = "") -> bytes:
+def encode_page(parts: list[bytes], total: int, next_page_token: str = "") -> bytes:
     """A serialized GetAllTransactionsResponse, byte for byte what
-    SerializeToString gives: fields in number order, zero values left out."""
+    SerializeToString gives: fields in number order, zero values left out.
+    parts, the framed transactions, is extended with the other fields."""
     # One join: appending to the joined items would copy the whole page again.
-    parts = list(framed)
     if total:
         parts.append(_TOTAL_COUNT_TAG + wire.varint(total))
     if next_page_token:
@@ -110,12 +110,9 @@ def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[
 
 class TransactionLog:
     def __init__(self) -> None:
-        # By the id's UTF-8 bytes (the tail of every sort key), for lookups by id.
+        # By the id's UTF-8 bytes (the tail of every sort key), for lookups by
+        # id; the indexes hold the same bytes objects, in their own order.
         self._framed: dict[bytes, bytes] = {}
-        # The same bytes by the very key objects the indexes hold: a page looks
-        # its items up by hash (cached in each key) and identity, so no
-        # per-item slicing, hashing or comparing of bytes.
-        self._by_key: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
         self._indexes: dict[IndexKey, key_index.Index] = {}
 
@@ -147,21 +144,25 @@ class TransactionLog:
                     )
                 opened[connector] = transaction_id
         batches: dict[IndexKey, list[bytes]] = {}
+        by_key: dict[bytes, bytes] = {}
         for t in transactions:
             key = sort_key(t.started_at, t.id)
-            self._framed[key[_KEY_TIME_BYTES:]] = self._by_key[key] = frame(t)
+            self._framed[key[_KEY_TIME_BYTES:]] = by_key[key] = frame(t)
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
                 batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
-        self.index_keys(batches)
+        self.index_keys(batches, by_key.__getitem__)
 
-    def index_keys(self, batches: dict[IndexKey, list[bytes]]) -> None:
-        """Add each list of keys to its index (a list may be used as the index itself)."""
+    def index_keys(self, batches: dict[IndexKey, list[bytes]], value_of: key_index.ValueOf) -> None:
+        """Add each list of new keys to its index (a list may become the index
+        itself); value_of gives each new key's framed transaction."""
         indexes = self._indexes
         for index_key, keys in batches.items():
             if keys:
                 index = indexes.get(index_key)
-                indexes[index_key] = key_index.build(keys) if index is None else key_index.merged(index, keys)
+                indexes[index_key] = (
+                    key_index.build(keys, value_of) if index is None else key_index.merged(index, keys, value_of)
+                )
 
     def end(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
         framed = self._framed.get(transaction_id.encode())
@@ -183,7 +184,6 @@ class TransactionLog:
             self._indexes[index_key].remove(key)
         del self._open[(current.station_id, current.connector_id)]
         del self._framed[transaction_id.encode()]
-        del self._by_key[key]
         self.add([ended])
         return ended
 
@@ -191,12 +191,11 @@ class TransactionLog:
         """A serialized GetAllTransactionsResponse for these (validated) arguments."""
         index = self._indexes.get((station_id or None, central_system_id or None, active_only))
         if index is None:
-            return encode_page((), 0)
+            return encode_page([], 0)
         total = len(index)
         start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
-        keys = index[start:stop]
         return encode_page(
-            map(self._by_key.__getitem__, keys), total, cursor.next_token(stop, total, lambda: (keys[-1],))
+            index.values(start, stop), total, cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),))
         )
 
     def snapshot(self) -> list[bytes]:

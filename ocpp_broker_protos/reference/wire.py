@@ -24,8 +24,16 @@ _WIRE_TYPES = {
 }
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
+
+
 def varint(value: int) -> bytes:
     """The base-128 varint of a non-negative value."""
+    # Lengths and counts of a page: most are one or two bytes.
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
+    if 0 <= value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while True:
         low = value & 0x7F

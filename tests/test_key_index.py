@@ -1,0 +1,78 @@
+"""The transaction indexes: sorted keys with their values, small or chunked."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+
+import pytest
+
+from ocpp_broker_protos.reference import key_index
+from ocpp_broker_protos.reference.key_index import Index, LargeIndex, SmallIndex
+
+
+def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.Random) -> None:
+    keys = sorted(model)
+    values = [model[key] for key in keys]
+    n = len(keys)
+    assert len(index) == n
+    assert index.pairs() == (keys, values)
+    assert not (isinstance(index, SmallIndex) and n > small_max)
+    for _ in range(8):
+        start = rng.randint(0, n)
+        stop = rng.randint(start, n + small_max)
+        assert index.values(start, stop) == values[start:stop]
+    for probe in (b"", b"\xff" * 7, rng.randbytes(6), *rng.sample(keys, min(3, n))):
+        assert index.bisect_right(probe) == bisect_right(keys, probe)
+    for position in rng.sample(range(n), min(5, n)):
+        assert index.key_at(position) == keys[position]
+    if isinstance(index, LargeIndex):  # chunks stay non-empty and bounded, maxes true
+        chunks = index._keys
+        assert all(0 < len(chunk) <= 2 * small_max for chunk in chunks)
+        assert index._maxes == [chunk[-1] for chunk in chunks]
+        assert [len(chunk) for chunk in index._values] == [len(chunk) for chunk in chunks]
+
+
+@pytest.mark.parametrize(("small_max", "steps"), [(3, 400), (8, 300), (key_index.SMALL_MAX, 30)])
+def test_an_index_matches_a_sorted_list_of_pairs_through_inserts_and_removals(monkeypatch, small_max, steps):
+    monkeypatch.setattr(key_index, "SMALL_MAX", small_max)
+    rng = random.Random(small_max)
+    model: dict[bytes, bytes] = {}
+    index: Index | None = None
+    kinds = set()
+    for _ in range(steps):
+        if index is not None and model and rng.random() < 0.45:
+            for key in rng.sample(sorted(model), min(len(model), rng.randint(1, 3 * small_max))):
+                index.remove(key)
+                del model[key]
+        else:
+            size = rng.choice([1, 2, small_max // 2 + 1, small_max, 3 * small_max])
+            new = {rng.randbytes(6): rng.randbytes(4) for _ in range(size)}
+            new = {key: value for key, value in new.items() if key not in model}
+            keys = list(new)
+            if index is None:
+                index = key_index.build(keys, new.__getitem__)
+            else:
+                index = key_index.merged(index, keys, new.__getitem__)
+            model.update(new)
+        kinds.add(type(index))
+        _check(index, model, small_max, rng)
+    assert kinds == {SmallIndex, LargeIndex}
+
+
+@pytest.mark.parametrize("size", [2, key_index.SMALL_MAX + 1, 5 * key_index.SMALL_MAX])
+def test_removing_a_missing_key_raises_and_changes_nothing(size):
+    keys = [i.to_bytes(4, "big") for i in range(0, 2 * size, 2)]
+    index = key_index.build(list(keys), lambda key: key[::-1])
+    for missing in (b"", (1).to_bytes(4, "big"), (2 * size + 1).to_bytes(4, "big")):
+        with pytest.raises(KeyError):
+            index.remove(missing)
+    assert index.pairs() == (keys, [key[::-1] for key in keys])
+
+
+def test_a_batch_list_becomes_the_small_index_itself():
+    batch = SmallIndex()
+    batch.extend([b"b", b"a"])
+    built = key_index.build(batch, bytes.upper)
+    assert built is batch
+    assert built.pairs() == ([b"a", b"b"], [b"A", b"B"])
