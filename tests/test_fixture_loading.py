@@ -133,8 +133,7 @@ def fleet(stations: int, per_station: int, seed: int = 3, prefix: str = "CP") ->
 
 
 def state(log: TransactionLog) -> tuple[Any, ...]:
-    # Pages read the indexes' values, so each index is compared with its values.
-    return (log._framed, log._open, {k: v.pairs() for k, v in log._indexes.items()})
+    return (log._framed, log._open, {k: list(v) for k, v in log._indexes.items()})
 
 
 def _at(seconds: int, nanos: int = 0) -> str:

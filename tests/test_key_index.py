@@ -1,4 +1,4 @@
-"""The transaction indexes: sorted keys with their values, small or chunked."""
+"""The transaction indexes: sorted keys, small or chunked, and the values of the chunks read."""
 
 from __future__ import annotations
 
@@ -16,30 +16,37 @@ def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.
     values = [model[key] for key in keys]
     n = len(keys)
     assert len(index) == n
-    assert index.pairs() == (keys, values)
+    assert list(index) == keys
     assert not (isinstance(index, SmallIndex) and n > small_max)
+    values_of = _values_of(model)
     for _ in range(8):
         start = rng.randint(0, n)
         stop = rng.randint(start, n + small_max)
-        assert index.values(start, stop) == values[start:stop]
+        assert index.values(start, stop, values_of) == values[start:stop]
     for probe in (b"", b"\xff" * 7, rng.randbytes(6), *rng.sample(keys, min(3, n))):
         assert index.bisect_right(probe) == bisect_right(keys, probe)
     for position in rng.sample(range(n), min(5, n)):
         assert index.key_at(position) == keys[position]
-    if isinstance(index, LargeIndex):  # chunks stay non-empty and bounded, maxes true
+    if isinstance(index, LargeIndex):  # chunks stay non-empty and bounded, maxes true, values in step
         chunks = index._keys
         assert all(0 < len(chunk) <= 2 * small_max for chunk in chunks)
         assert index._maxes == [chunk[-1] for chunk in chunks]
-        assert [len(chunk) for chunk in index._values] == [len(chunk) for chunk in chunks]
+        for chunk, kept in zip(chunks, index._values, strict=True):
+            assert kept is None or kept == [model[key] for key in chunk]
+
+
+def _values_of(model: dict[bytes, bytes]) -> key_index.ValuesOf:
+    return lambda keys: [model[key] for key in keys]
 
 
 @pytest.mark.parametrize(("small_max", "steps"), [(3, 400), (8, 300), (key_index.SMALL_MAX, 30)])
-def test_an_index_matches_a_sorted_list_of_pairs_through_inserts_and_removals(monkeypatch, small_max, steps):
+def test_an_index_matches_a_sorted_dict_through_inserts_removals_and_reads(monkeypatch, small_max, steps):
     monkeypatch.setattr(key_index, "SMALL_MAX", small_max)
     rng = random.Random(small_max)
     model: dict[bytes, bytes] = {}
     index: Index | None = None
     kinds = set()
+    read_chunks = 0
     for _ in range(steps):
         if index is not None and model and rng.random() < 0.45:
             for key in rng.sample(sorted(model), min(len(model), rng.randint(1, 3 * small_max))):
@@ -49,30 +56,44 @@ def test_an_index_matches_a_sorted_list_of_pairs_through_inserts_and_removals(mo
             size = rng.choice([1, 2, small_max // 2 + 1, small_max, 3 * small_max])
             new = {rng.randbytes(6): rng.randbytes(4) for _ in range(size)}
             new = {key: value for key, value in new.items() if key not in model}
-            keys = list(new)
-            if index is None:
-                index = key_index.build(keys, new.__getitem__)
-            else:
-                index = key_index.merged(index, keys, new.__getitem__)
             model.update(new)
+            if index is None:
+                index = key_index.build(list(new))
+            else:
+                index = key_index.merged(index, list(new), _values_of(model))
         kinds.add(type(index))
         _check(index, model, small_max, rng)
+        if isinstance(index, LargeIndex):
+            read_chunks = max(read_chunks, sum(kept is not None for kept in index._values))
     assert kinds == {SmallIndex, LargeIndex}
+    assert read_chunks > 1  # values were kept, and kept in step, across changes
 
 
 @pytest.mark.parametrize("size", [2, key_index.SMALL_MAX + 1, 5 * key_index.SMALL_MAX])
 def test_removing_a_missing_key_raises_and_changes_nothing(size):
     keys = [i.to_bytes(4, "big") for i in range(0, 2 * size, 2)]
-    index = key_index.build(list(keys), lambda key: key[::-1])
+    index = key_index.build(keys[::-1])
     for missing in (b"", (1).to_bytes(4, "big"), (2 * size + 1).to_bytes(4, "big")):
         with pytest.raises(KeyError):
             index.remove(missing)
-    assert index.pairs() == (keys, [key[::-1] for key in keys])
+    assert list(index) == keys
 
 
 def test_a_batch_list_becomes_the_small_index_itself():
-    batch = SmallIndex()
-    batch.extend([b"b", b"a"])
-    built = key_index.build(batch, bytes.upper)
-    assert built is batch
-    assert built.pairs() == ([b"a", b"b"], [b"A", b"B"])
+    batch = SmallIndex([b"b", b"a"])
+    assert key_index.build(batch) is batch
+    assert batch == [b"a", b"b"]
+
+
+def test_a_large_index_reads_a_chunk_once():
+    keys = [i.to_bytes(4, "big") for i in range(3 * key_index.SMALL_MAX)]
+    index = key_index.build(list(keys))
+    asked: list[int] = []
+
+    def values_of(chunk: list[bytes]) -> list[bytes]:
+        asked.append(len(chunk))
+        return [key[::-1] for key in chunk]
+
+    for _ in range(3):
+        assert index.values(10, 20, values_of) == [key[::-1] for key in keys[10:20]]
+    assert asked == [key_index.SMALL_MAX]

@@ -1,43 +1,43 @@
-"""Sorted indexes of transaction keys, each with its transactions' bytes.
+"""Sorted indexes of transaction keys, small ones as plain sorted lists.
 
-An index holds sort keys in order and, in the same order, the framed bytes
-of each key's transaction, so a page is a slice of stored bytes: no lookup
-per item. Positions count from the start of the index, so a page can start
-at an offset or right after a token's key.
+A page of transactions is the framed bytes of a run of keys. A
+:class:`SmallIndex` (at most ``SMALL_MAX`` keys) looks them up when it is
+read. A :class:`LargeIndex` keeps its keys in chunks and, once a chunk has
+been read, that chunk's framed bytes beside it, kept in step by every insert
+and removal: a page of a large index is then a slice, not a lookup per item.
+Loading builds no values at all, and memory goes only to chunks clients read.
 
 A fleet's history has an index per station (and per station and central
 system, and their open transactions): hundreds of thousands of indexes of a
-few keys each. Those are a :class:`SmallIndex`: a sorted list of keys with
-its values in a second list. Past ``SMALL_MAX`` keys an index is a
-:class:`LargeIndex`: chunks of at most ``2 * SMALL_MAX`` keys, so an insert
-or a removal moves one chunk's pointers, never the whole index's.
+few keys each. A sorted Python list holds them at the cost of its pointers;
+an index that grows past ``SMALL_MAX`` keys becomes a LargeIndex, whose
+chunks of at most ``2 * SMALL_MAX`` keys keep an insert or a removal to one
+chunk's pointers.
 
 Both kinds answer ``len``, ``bisect_right``, ``key_at``, ``values`` and
 ``remove``; use :func:`build` and :func:`merged` to make and grow one, since
-growing may change its kind. Not thread-safe: the Store's lock guards them.
+growing may change its kind. Values come from a ``values_of`` function (a
+list of keys to the list of their framed transactions), given with each
+call that may need them. Not thread-safe: the Store's lock guards them.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
-from itertools import accumulate
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterator
+from itertools import accumulate, chain
 from typing import TypeAlias
 
 #: Past this many keys an index is a LargeIndex; also its chunks' usual size.
 SMALL_MAX = 1000
 
-ValueOf = Callable[[bytes], bytes]
+ValuesOf = Callable[[list[bytes]], list[bytes]]
 
 
 class SmallIndex(list[bytes]):
-    """At most SMALL_MAX sorted keys, and their values in ``values``."""
+    """A sorted list of at most SMALL_MAX keys."""
 
-    __slots__ = ("_values",)
-
-    def __init__(self, keys: list[bytes] | None = None, values: list[bytes] | None = None) -> None:
-        super().__init__(keys or ())
-        self._values: list[bytes] = values if values is not None else []
+    __slots__ = ()
 
     def bisect_right(self, key: bytes) -> int:
         return bisect_right(self, key)
@@ -45,34 +45,28 @@ class SmallIndex(list[bytes]):
     def key_at(self, position: int) -> bytes:
         return self[position]
 
-    def values(self, start: int, stop: int) -> list[bytes]:
-        return self._values[start:stop]
+    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
+        return values_of(self[start:stop])
 
-    def insert_pair(self, key: bytes, value: bytes) -> None:
-        at = bisect_right(self, key)
-        self.insert(at, key)
-        self._values.insert(at, value)
+    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
+        insort(self, key)
 
     def remove(self, key: bytes) -> None:
         at = bisect_left(self, key)
         if at == len(self) or self[at] != key:
             raise KeyError(key)
         del self[at]
-        del self._values[at]
-
-    def pairs(self) -> tuple[list[bytes], list[bytes]]:
-        return list(self), list(self._values)
 
 
 class LargeIndex:
-    """Sorted keys in chunks, with their values in chunks of the same shape."""
+    """Sorted keys in chunks; a chunk's values once it has been read."""
 
     __slots__ = ("_keys", "_len", "_maxes", "_starts", "_values")
 
-    def __init__(self, keys: list[bytes], values: list[bytes]) -> None:
-        """keys sorted and unique, values in their order."""
+    def __init__(self, keys: list[bytes]) -> None:
+        """keys sorted and unique."""
         self._keys = [keys[at : at + SMALL_MAX] for at in range(0, len(keys), SMALL_MAX)]
-        self._values = [values[at : at + SMALL_MAX] for at in range(0, len(values), SMALL_MAX)]
+        self._values: list[list[bytes] | None] = [None] * len(self._keys)
         self._maxes = [chunk[-1] for chunk in self._keys]
         # Where each chunk starts, plus the length; None after a change, made
         # again on the next positional read (O(number of chunks), in C).
@@ -81,6 +75,9 @@ class LargeIndex:
 
     def __len__(self) -> int:
         return self._len
+
+    def __iter__(self) -> Iterator[bytes]:
+        return chain.from_iterable(self._keys)
 
     def _chunk_starts(self) -> list[int]:
         if self._starts is None:
@@ -98,7 +95,7 @@ class LargeIndex:
         chunk = bisect_right(starts, position) - 1
         return self._keys[chunk][position - starts[chunk]]
 
-    def values(self, start: int, stop: int) -> list[bytes]:
+    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
         """The values at positions [start, stop), as a list slice would give them."""
         stop = min(stop, self._len)
         if start >= stop:
@@ -106,16 +103,22 @@ class LargeIndex:
         starts = self._chunk_starts()
         chunk = bisect_right(starts, start) - 1
         at = start - starts[chunk]
-        found = self._values[chunk][at : at + stop - start]
+        found = self._chunk_values(chunk, values_of)[at : at + stop - start]
         while len(found) < stop - start:
             chunk += 1
-            found += self._values[chunk][: stop - start - len(found)]
+            found += self._chunk_values(chunk, values_of)[: stop - start - len(found)]
         return found
 
-    def insert_pair(self, key: bytes, value: bytes) -> None:
+    def _chunk_values(self, chunk: int, values_of: ValuesOf) -> list[bytes]:
+        values = self._values[chunk]
+        if values is None:
+            values = self._values[chunk] = values_of(self._keys[chunk])
+        return values
+
+    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
         maxes = self._maxes
         if not maxes:
-            self._keys, self._values, self._maxes = [[key]], [[value]], [key]
+            self._keys, self._values, self._maxes = [[key]], [None], [key]
             self._len, self._starts = 1, None
             return
         chunk = bisect_left(maxes, key)
@@ -124,7 +127,9 @@ class LargeIndex:
         keys = self._keys[chunk]
         at = bisect_right(keys, key)
         keys.insert(at, key)
-        self._values[chunk].insert(at, value)
+        values = self._values[chunk]
+        if values is not None:
+            values[at:at] = values_of([key])
         if at == len(keys) - 1:
             maxes[chunk] = key
         self._len += 1
@@ -138,7 +143,10 @@ class LargeIndex:
         at = bisect_left(keys, key)
         if at == len(keys) or keys[at] != key:
             raise KeyError(key)
-        del keys[at], self._values[chunk][at]
+        del keys[at]
+        values = self._values[chunk]
+        if values is not None:
+            del values[at]
         self._len -= 1
         self._starts = None
         if not keys:
@@ -148,8 +156,9 @@ class LargeIndex:
         if len(keys) < SMALL_MAX // 2 and len(self._keys) > 1:
             # Join a thin chunk to a neighbour, so that chunks stay few.
             left = chunk - 1 if chunk == len(self._keys) - 1 else chunk
+            first, second = self._values[left : left + 2]
             self._keys[left : left + 2] = [self._keys[left] + self._keys[left + 1]]
-            self._values[left : left + 2] = [self._values[left] + self._values[left + 1]]
+            self._values[left : left + 2] = [None if first is None or second is None else first + second]
             del self._maxes[left]
             if len(self._keys[left]) > 2 * SMALL_MAX:
                 self._split(left)
@@ -158,38 +167,30 @@ class LargeIndex:
         keys, values = self._keys[chunk], self._values[chunk]
         half = len(keys) // 2
         self._keys.insert(chunk + 1, keys[half:])
-        self._values.insert(chunk + 1, values[half:])
-        del keys[half:], values[half:]
+        self._values.insert(chunk + 1, None if values is None else values[half:])
+        del keys[half:]
+        if values is not None:
+            del values[half:]
         self._maxes.insert(chunk, keys[-1])
-
-    def pairs(self) -> tuple[list[bytes], list[bytes]]:
-        """All keys and all values, each in one new list."""
-        return [k for chunk in self._keys for k in chunk], [v for chunk in self._values for v in chunk]
 
 
 Index: TypeAlias = SmallIndex | LargeIndex
 
 
-def build(keys: list[bytes], value_of: ValueOf) -> Index:
-    """An index of keys (unique, in any order; sorted in place) and their values."""
+def build(keys: list[bytes]) -> Index:
+    """An index of keys (unique, in any order); a SmallIndex is sorted in place and kept."""
     keys.sort()
-    values = list(map(value_of, keys))
     if len(keys) > SMALL_MAX:
-        return LargeIndex(keys, values)
-    if isinstance(keys, SmallIndex):  # a batch's list becomes the index
-        keys._values = values
-        return keys
-    return SmallIndex(keys, values)
+        return LargeIndex(keys)
+    return keys if isinstance(keys, SmallIndex) else SmallIndex(keys)
 
 
-def merged(index: Index, keys: list[bytes], value_of: ValueOf) -> Index:
+def merged(index: Index, keys: list[bytes], values_of: ValuesOf) -> Index:
     """index with keys (new ones) added: the same object, or a new one when
     it outgrows its kind or when rebuilding beats inserting one by one."""
     if len(index) + len(keys) <= SMALL_MAX if isinstance(index, SmallIndex) else len(keys) * 8 < len(index):
-        insert = index.insert_pair
+        insert = index.insert_key
         for key in keys:
-            insert(key, value_of(key))
+            insert(key, values_of)
         return index
-    old_keys, old_values = index.pairs()
-    known = dict(zip(old_keys, old_values, strict=True))
-    return build([*old_keys, *keys], lambda key: known[key] if key in known else value_of(key))
+    return build([*index, *keys])

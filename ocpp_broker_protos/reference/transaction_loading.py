@@ -125,7 +125,6 @@ class Batch:
     def __init__(self, log: TransactionLog) -> None:
         self._log = log
         self._framed: dict[bytes, bytes] = {}
-        self._by_key: dict[bytes, bytes] = {}  # the same bytes by sort key, for the indexes
         self._opened: dict[tuple[str, str], str] = {}
         # The lists of all and of all open transactions are made at commit.
         self._lists: dict[IndexKey, list[bytes]] = {}
@@ -239,7 +238,7 @@ class Batch:
             if end_s is not None:
                 body += _timestamp(_ENDED, end_s, end_n)
             key = time_key(start_s, start_n) + id_bytes
-            framed[id_bytes] = self._by_key[key] = _delimited(_ITEM, body)
+            framed[id_bytes] = _delimited(_ITEM, body)
             self._index(key, station, cs, triple, end_s is None)
 
     def add_records(self, records: list[Any]) -> bool:
@@ -319,11 +318,10 @@ class Batch:
         items = _delimited_all(_ITEM, bodies)
         del bodies
         framed.update(zip(id_bytes, items, strict=True))
+        del items
         keys = list(
             map(add, map(int.to_bytes, map(sub, repeat(_TIME_KEY_OFFSET), elapsed), repeat(_KEY_TIME_BYTES)), id_bytes)
         )
-        self._by_key.update(zip(keys, items, strict=True))
-        del items
         shared = list(map(self._triples.__getitem__, triples))
         for lists_of in _TRIPLE_LISTS:
             # list.append over (list, key) pairs: the loop runs in C.
@@ -394,7 +392,7 @@ class Batch:
                 keys.sort()
             if parts:
                 lists[(None, None, active)] = list(chain.from_iterable(parts))
-        log.index_keys(lists, self._by_key.__getitem__)
+        log.index_keys(lists)
         return len(framed)
 
 

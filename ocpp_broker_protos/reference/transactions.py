@@ -15,6 +15,7 @@ Not thread-safe on its own: the Store's lock guards every call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -26,6 +27,7 @@ from ocpp_broker_protos.transaction.v1.transaction_pb2 import GetAllTransactions
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 _NANOS_BITS = 30  # 999,999,999 < 2**30
 _KEY_TIME_BYTES = 9  # (seconds range << 30) needs 69 bits
+_ID_OF_KEY = itemgetter(slice(_KEY_TIME_BYTES, None))
 
 IndexKey = tuple[str | None, int | None, bool]
 
@@ -110,8 +112,7 @@ def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[
 
 class TransactionLog:
     def __init__(self) -> None:
-        # By the id's UTF-8 bytes (the tail of every sort key), for lookups by
-        # id; the indexes hold the same bytes objects, in their own order.
+        # By the id's UTF-8 bytes (the tail of every sort key).
         self._framed: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
         self._indexes: dict[IndexKey, key_index.Index] = {}
@@ -144,25 +145,28 @@ class TransactionLog:
                     )
                 opened[connector] = transaction_id
         batches: dict[IndexKey, list[bytes]] = {}
-        by_key: dict[bytes, bytes] = {}
         for t in transactions:
             key = sort_key(t.started_at, t.id)
-            self._framed[key[_KEY_TIME_BYTES:]] = by_key[key] = frame(t)
+            self._framed[key[_KEY_TIME_BYTES:]] = frame(t)
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
                 batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
-        self.index_keys(batches, by_key.__getitem__)
+        self.index_keys(batches)
 
-    def index_keys(self, batches: dict[IndexKey, list[bytes]], value_of: key_index.ValueOf) -> None:
-        """Add each list of new keys to its index (a list may become the index
-        itself); value_of gives each new key's framed transaction."""
+    def index_keys(self, batches: dict[IndexKey, list[bytes]]) -> None:
+        """Add each list of new keys (their transactions already in
+        self._framed) to its index; a list may become the index itself."""
         indexes = self._indexes
         for index_key, keys in batches.items():
             if keys:
                 index = indexes.get(index_key)
                 indexes[index_key] = (
-                    key_index.build(keys, value_of) if index is None else key_index.merged(index, keys, value_of)
+                    key_index.build(keys) if index is None else key_index.merged(index, keys, self._values_of)
                 )
+
+    def _values_of(self, keys: list[bytes]) -> list[bytes]:
+        """The framed transactions of keys, found by the id each key ends with."""
+        return list(map(self._framed.__getitem__, map(_ID_OF_KEY, keys)))
 
     def end(self, transaction_id: str, ended_at: Timestamp) -> Transaction:
         framed = self._framed.get(transaction_id.encode())
@@ -195,7 +199,9 @@ class TransactionLog:
         total = len(index)
         start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
         return encode_page(
-            index.values(start, stop), total, cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),))
+            index.values(start, stop, self._values_of),
+            total,
+            cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),)),
         )
 
     def snapshot(self) -> list[bytes]:
