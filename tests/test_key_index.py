@@ -52,6 +52,12 @@ def test_an_index_matches_a_sorted_dict_through_inserts_removals_and_reads(monke
             for key in rng.sample(sorted(model), min(len(model), rng.randint(1, 3 * small_max))):
                 index.remove(key)
                 del model[key]
+        elif index is not None and model and rng.random() < 0.2:
+            # As ending a transaction does: its key leaves and comes back with new bytes.
+            for key in rng.sample(sorted(model), min(len(model), rng.randint(1, small_max))):
+                index.remove(key)
+                model[key] = rng.randbytes(5)
+                index = key_index.merged(index, [key], _values_of(model))
         else:
             size = rng.choice([1, 2, small_max // 2 + 1, small_max, 3 * small_max])
             new = {rng.randbytes(6): rng.randbytes(4) for _ in range(size)}
@@ -97,3 +103,21 @@ def test_a_large_index_reads_a_chunk_once():
     for _ in range(3):
         assert index.values(10, 20, values_of) == [key[::-1] for key in keys[10:20]]
     assert asked == [key_index.SMALL_MAX]
+
+
+@pytest.mark.parametrize("size", [key_index.SMALL_MAX - 1, key_index.SMALL_MAX, key_index.SMALL_MAX + 1])
+def test_past_small_max_keys_an_index_is_large_whether_built_or_grown(size):
+    keys = [i.to_bytes(4, "big") for i in range(size)]
+    built = key_index.build(list(keys))
+    grown = key_index.merged(key_index.build(keys[:1]), keys[1:], lambda chunk: chunk)
+    for index in (built, grown):
+        assert isinstance(index, LargeIndex if size > key_index.SMALL_MAX else SmallIndex)
+        assert list(index) == keys
+
+
+@pytest.mark.parametrize("size", [3, key_index.SMALL_MAX + 1])
+def test_key_at_refuses_positions_outside_the_index(size):
+    index = key_index.build([i.to_bytes(4, "big") for i in range(size)])
+    for position in (-1, size):
+        with pytest.raises(IndexError):
+            index.key_at(position)

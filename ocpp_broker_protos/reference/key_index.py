@@ -14,11 +14,14 @@ an index that grows past ``SMALL_MAX`` keys becomes a LargeIndex, whose
 chunks of at most ``2 * SMALL_MAX`` keys keep an insert or a removal to one
 chunk's pointers.
 
-Both kinds answer ``len``, ``bisect_right``, ``key_at``, ``values`` and
-``remove``; use :func:`build` and :func:`merged` to make and grow one, since
-growing may change its kind. Values come from a ``values_of`` function (a
-list of keys to the list of their framed transactions), given with each
-call that may need them. Not thread-safe: the Store's lock guards them.
+Both kinds answer ``len``, ``bisect_right``, ``key_at``, ``values``,
+``insert_key`` and ``remove`` (KeyError for a missing key); use
+:func:`build` and :func:`merged` to make and grow one, since growing may
+change its kind. Values come from a ``values_of`` function (a list of keys
+to a new list of their framed transactions, which a LargeIndex keeps and
+changes), given with each call that may need them. Reading may fill a
+chunk, so reads change state too: not thread-safe, the Store's lock guards
+every call.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class SmallIndex(list[bytes]):
         return bisect_right(self, key)
 
     def key_at(self, position: int) -> bytes:
+        if not 0 <= position < len(self):  # never a key counted from the end
+            raise IndexError(position)
         return self[position]
 
     def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
@@ -91,6 +96,8 @@ class LargeIndex:
         return self._chunk_starts()[chunk] + bisect_right(self._keys[chunk], key)
 
     def key_at(self, position: int) -> bytes:
+        if not 0 <= position < self._len:
+            raise IndexError(position)
         starts = self._chunk_starts()
         chunk = bisect_right(starts, position) - 1
         return self._keys[chunk][position - starts[chunk]]
@@ -178,7 +185,8 @@ Index: TypeAlias = SmallIndex | LargeIndex
 
 
 def build(keys: list[bytes]) -> Index:
-    """An index of keys (unique, in any order); a SmallIndex is sorted in place and kept."""
+    """An index of keys (unique, in any order), which are sorted in place; a
+    SmallIndex given as keys is the index itself."""
     keys.sort()
     if len(keys) > SMALL_MAX:
         return LargeIndex(keys)
@@ -188,7 +196,11 @@ def build(keys: list[bytes]) -> Index:
 def merged(index: Index, keys: list[bytes], values_of: ValuesOf) -> Index:
     """index with keys (new ones) added: the same object, or a new one when
     it outgrows its kind or when rebuilding beats inserting one by one."""
-    if len(index) + len(keys) <= SMALL_MAX if isinstance(index, SmallIndex) else len(keys) * 8 < len(index):
+    # Inserting costs a chunk's pointers per key; rebuilding, the whole index once.
+    one_by_one = (
+        (len(index) + len(keys) <= SMALL_MAX) if isinstance(index, SmallIndex) else (len(keys) * 8 < len(index))
+    )
+    if one_by_one:
         insert = index.insert_key
         for key in keys:
             insert(key, values_of)

@@ -657,7 +657,7 @@ class Store:
         """The serialized GetAllTransactionsResponse, straight from the stored bytes."""
         # The rules are only looked at when something may break one: this is
         # the list a client reads most, and most reads have no station filter.
-        if station_id or min(limit, offset, central_system_id) < 0:
+        if station_id or not (limit >= 0 and offset >= 0 and central_system_id >= 0):
             _raise_if(
                 [
                     *validation.non_negative(limit, "limit"),
