@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import os
 import signal
 import sys
 import threading
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
@@ -180,7 +178,13 @@ def _conformance(args: argparse.Namespace) -> int:
     chosen = conformance.cases(args.k, credentials)
     if args.junit_xml:
         _check_writable(args.junit_xml)
-    print(f"running {len(chosen)} conformance cases against {args.target}", flush=True)
+
+    def starting(count: int) -> None:
+        # Said once the channel is open: grpc imports its channel code when the
+        # first channel is made, and a Ctrl-C that lands in an import can leave
+        # a file for the interpreter to warn about. Waiting for the target
+        # after this line imports nothing.
+        print(f"running {count} conformance cases against {args.target}", flush=True)
 
     def progress(index: int, total: int, result: conformance.CaseResult) -> None:
         print(f"[{index:>{len(str(total))}}/{total}] {result.outcome.upper():<7} {result.case.name}", flush=True)
@@ -195,6 +199,7 @@ def _conformance(args: argparse.Namespace) -> int:
             certificate_chain=client.certificate_chain,
             credentials=credentials,
             timeout=args.timeout,
+            on_start=starting,
             on_result=progress,
         )
     except conformance.TargetUnreachable as error:
@@ -291,8 +296,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
-        if any(isinstance(link, KeyboardInterrupt) for link in _chain(error)):  # export's Ctrl-C
-            _let_go(error)
         return error.status
     except BrokenPipeError:
         # The reader (`| head`) has gone: stop quietly, as the Python documentation
@@ -300,32 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt as interrupt:
-        _let_go(interrupt)
+    except KeyboardInterrupt:
         return 130
     return status
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    link: BaseException | None = error
-    while link is not None:
-        yield link
-        link = link.__cause__ or link.__context__
-
-
-def _let_go(interrupted: BaseException) -> None:
-    """Free what the interrupted frames held, without a word.
-
-    Ctrl-C can land anywhere, even inside an import between the opening and the
-    closing of a file. That file is closed when the traceback goes; under
-    ``-W error`` its ResourceWarning would print as "Exception ignored",
-    a traceback after all, about nothing the user did.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        for link in _chain(interrupted):
-            link.__traceback__ = None
-        gc.collect()
 
 
 if __name__ == "__main__":

@@ -189,13 +189,16 @@ def run(
     credentials: Credentials | None = None,
     private_key: bytes | None = None,
     certificate_chain: bytes | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Report:
     """Run the selected cases against target (HOST:PORT) or an open channel.
 
     With credentials, every call presents the token and the authentication
     cases run; private_key and certificate_chain are a client certificate
     for mutual TLS. Raises TargetUnreachable, before running any case, when
-    the target does not answer within timeout.
+    the target does not answer within timeout. on_start gets the number of
+    cases to run once the channel is open, before the target is first called;
+    on_result gets each case's result as it ends.
     """
     if (target is None) == (channel is None):
         raise ValueError("give exactly one of target and channel")
@@ -208,6 +211,8 @@ def run(
     started = time.perf_counter()
     results = []
     try:
+        if on_start is not None:
+            on_start(len(chosen))
         check_reachable(live, timeout, target or "the given channel")
         for index, chosen_case in enumerate(chosen, 1):
             result = chosen_case.run(live, timeout, credentials)
