@@ -85,3 +85,11 @@ def test_a_bad_connection_rejects_the_whole_batch(store, connection, reason):
         store.add_connections([ConnectionInfo(station_id="CP-2", central_system_id=1, connected=True), connection])
     assert raised.value.reason == reason
     assert store.snapshot() == before
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_a_batch_of_mappings_is_copied_unless_told_otherwise(store, copy):
+    given = mapping("CP-2", 1, weight=3)
+    store.add_mappings([given], copy=copy)
+    given.weight = 9
+    assert store.list_mappings(station_id="CP-2")[0].weight == (3 if copy else 9)

@@ -136,7 +136,8 @@ def _in_one_batch(section: _Section, add_all: Callable[[list[Any]], object], add
 def _load_mappings(store: Store, section: _Section) -> None:
     _in_one_batch(
         section,
-        store.add_mappings,
+        # The messages are made here for the store and held by nothing else.
+        lambda mappings: store.add_mappings(mappings, copy=False),
         lambda m: store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled),
     )
 

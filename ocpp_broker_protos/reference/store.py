@@ -335,22 +335,31 @@ class Store:
             self._mappings[(station_id, central_system_id)] = mapping
             return _copy(mapping)
 
-    def add_mappings(self, mappings: Iterable[Mapping]) -> int:
+    def add_mappings(self, mappings: Iterable[Mapping], *, copy: bool = True) -> int:
         """Record many mappings at once, all or none; returns how many.
 
         Each is checked as CreateMapping checks it, against the stored
         mappings and the batch's earlier ones; the batch is then stored in
         one step, which makes large fleets (tests, benchmarks) quick to build.
+        With copy=False the store keeps the given messages themselves (as the
+        fixture loader does with the ones it makes): the caller must not
+        change them afterwards.
         """
-        batch = [_copy(m) for m in mappings]
-        for m in batch:
-            _raise_if(
-                [
-                    *validation.station_id(m.station_id),
-                    *validation.positive_id(m.central_system_id, "central_system_id"),
-                    *validation.non_negative(m.weight, "weight"),
-                ]
-            )
+        batch = [_copy(m) for m in mappings] if copy else list(mappings)
+        # The whole batch in a few passes while all is well; mapping by
+        # mapping, for the first one's precise violations, when not.
+        if not (
+            validation.all_station_ids({m.station_id for m in batch})
+            and all(m.central_system_id > 0 and m.weight >= 0 for m in batch)
+        ):
+            for m in batch:
+                _raise_if(
+                    [
+                        *validation.station_id(m.station_id),
+                        *validation.positive_id(m.central_system_id, "central_system_id"),
+                        *validation.non_negative(m.weight, "weight"),
+                    ]
+                )
         with self._lock:
             pending: dict[tuple[str, int], Mapping] = {}
             masters: dict[str, int] = {}
@@ -588,8 +597,12 @@ class Store:
         Each is checked as :meth:`add_connection` checks it, against the
         stored connections and the batch's earlier ones."""
         batch = list(connections)
-        for c in batch:
-            self._connection_args(c.central_system_id, c.station_id)
+        # As add_mappings: in a few passes, or one by one for the first one's violations.
+        if not (
+            validation.all_station_ids({c.station_id for c in batch}) and all(c.central_system_id > 0 for c in batch)
+        ):
+            for c in batch:
+                self._connection_args(c.central_system_id, c.station_id)
         with self._lock:
             pending: dict[tuple[int, str], bool] = {}
             for c in batch:
