@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import chain, repeat
 from operator import add, and_, attrgetter, ge, itemgetter, lshift, methodcaller, or_, rshift, sub
 from typing import Any, NamedTuple
@@ -117,6 +118,9 @@ class _Triple(NamedTuple):
     by_both: list[bytes]
 
 
+_NEW_TRIPLE = partial(tuple.__new__, _Triple)
+
+
 class Batch:
     """Transactions on their way into a log, checked as log.add checks them
     (against the log and each other); the log sees none of them before
@@ -173,31 +177,32 @@ class Batch:
             return False
         self._stations |= new_stations
         lists = self._lists
-        for index_key in (
-            *zip(new_stations, repeat(None), repeat(False)),
-            *zip(repeat(None), set(systems), repeat(False)),
-            *zip(stations, systems, repeat(False)),
-        ):
-            if index_key not in lists:
-                lists[index_key] = SmallIndex()
+        _add_lists(lists, {*zip(repeat(None), systems, repeat(False)), *zip(stations, systems, repeat(False))})
+        _add_lists(lists, zip(new_stations, repeat(None), repeat(False)))
+        # A fleet has few connector names and central systems: each is encoded once.
+        connector_fields = {c: _delimited(_CONNECTOR, c.encode()) for c in set(connectors)}
+        system_fields = {cs: _CENTRAL_SYSTEM + varint(cs) for cs in set(systems)}
         heads = map(
             b"".join,
             zip(
-                map(_delimited, repeat(_STATION), map(str.encode, stations)),
-                map(_delimited, repeat(_CONNECTOR), map(str.encode, connectors)),
-                repeat(_CENTRAL_SYSTEM),
-                map(varint, systems),
+                _delimited_all(_STATION, list(map(str.encode, stations))),
+                map(connector_fields.__getitem__, connectors),
+                map(system_fields.__getitem__, systems),
+                strict=True,
             ),
         )
         self._triples.update(
             zip(
                 zip(stations, connectors, systems, strict=True),
                 map(
-                    _Triple,
-                    heads,
-                    map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
-                    map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
-                    map(lists.__getitem__, zip(stations, systems, repeat(False))),
+                    _NEW_TRIPLE,  # from (fields, list, list, list), in C
+                    zip(
+                        heads,
+                        map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
+                        map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
+                        map(lists.__getitem__, zip(stations, systems, repeat(False))),
+                        strict=True,
+                    ),
                 ),
                 strict=True,
             )
@@ -299,8 +304,7 @@ class Batch:
         for value in set(started[1]).union(ended[1]) - nanos.keys():
             nanos[value] = _NANOS + varint(value) if value else b""
         end_fields = [b""] * len(records)
-        for i, field in zip(closed, self._timestamp_fields(_ENDED, ended), strict=True):
-            end_fields[i] = field
+        _consume(map(end_fields.__setitem__, closed, self._timestamp_fields(_ENDED, ended)))
         bodies = list(
             map(
                 b"".join,
@@ -327,13 +331,16 @@ class Batch:
             # list.append over (list, key) pairs: the loop runs in C.
             _consume(map(list.append, map(lists_of, shared), keys))
         lists = self._lists
-        for i in opening:
-            station, _, cs = triples[i]
-            for index_key in ((station, None, True), (None, cs, True), (station, cs, True)):
-                found = lists.get(index_key)
-                if found is None:
-                    found = lists[index_key] = SmallIndex()
-                found.append(keys[i])
+        open_keys = list(map(keys.__getitem__, opening))
+        open_stations = list(map(stations.__getitem__, opening))
+        open_systems = list(map(systems.__getitem__, opening))
+        for index_keys in (
+            list(zip(open_stations, repeat(None), repeat(True))),
+            list(zip(repeat(None), open_systems, repeat(True))),
+            list(zip(open_stations, open_systems, repeat(True))),
+        ):
+            _add_lists(lists, index_keys)
+            _consume(map(list.append, map(lists.__getitem__, index_keys), open_keys))
         self._opened.update(opened)
         return True
 
@@ -394,6 +401,12 @@ class Batch:
                 lists[(None, None, active)] = list(chain.from_iterable(parts))
         log.index_keys(lists)
         return len(framed)
+
+
+def _add_lists(lists: dict[IndexKey, list[bytes]], index_keys: Iterable[IndexKey]) -> None:
+    """An empty list for each of index_keys that lists lacks."""
+    missing = set(index_keys).difference(lists)
+    lists.update(zip(missing, map(SmallIndex, repeat((), len(missing))), strict=True))
 
 
 def _delimited_all(tag: bytes, bodies: list[bytes]) -> list[bytes]:
