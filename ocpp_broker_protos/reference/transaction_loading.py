@@ -14,8 +14,7 @@ Not thread-safe on its own: the Store's lock guards every call.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from itertools import chain, repeat
 from operator import add, and_, attrgetter, ge, itemgetter, lshift, methodcaller, or_, rshift, sub
@@ -32,6 +31,7 @@ from ocpp_broker_protos.reference.transactions import (
     MIN_SECONDS,
     IndexKey,
     TransactionLog,
+    consume,
     time_key,
     unframe,
     violations,
@@ -106,7 +106,6 @@ _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_i
 _HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
 _HOUR, _MINUTE, _FRACTION = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(20, -1))
 _TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"), attrgetter("by_both"))
-_consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
 
 class _Triple(NamedTuple):
@@ -134,6 +133,7 @@ class Batch:
         self._lists: dict[IndexKey, list[bytes]] = {}
         self._triples: dict[tuple[str, str, int], _Triple] = {}  # only valid ones
         self._stations: set[str] = set()  # valid ones
+        self._systems: set[int] = set()  # the central systems of those triples
         self._nanos: dict[int, bytes] = {}  # value -> encoded field
         self._heads: dict[bytes, dict[int, bytes]] = {}  # see _timestamp_fields
         self._high_bytes: dict[int, bytes] = {}  # seconds >> 7 -> its varint
@@ -149,6 +149,7 @@ class Batch:
             ):
                 return None
             self._stations.add(station)
+            self._systems.add(cs)
             lists = self._lists
             fields = _delimited(_STATION, station.encode()) + _delimited(_CONNECTOR, connector.encode())
             found = self._triples[(station, connector, cs)] = _Triple(
@@ -176,6 +177,7 @@ class Batch:
         if not all(0 < cs <= validation.INT32_MAX for cs in set(systems)):
             return False
         self._stations |= new_stations
+        self._systems.update(systems)
         lists = self._lists
         _add_lists(lists, {*zip(repeat(None), systems, repeat(False)), *zip(stations, systems, repeat(False))})
         _add_lists(lists, zip(new_stations, repeat(None), repeat(False)))
@@ -304,7 +306,7 @@ class Batch:
         for value in set(started[1]).union(ended[1]) - nanos.keys():
             nanos[value] = _NANOS + varint(value) if value else b""
         end_fields = [b""] * len(records)
-        _consume(map(end_fields.__setitem__, closed, self._timestamp_fields(_ENDED, ended)))
+        consume(map(end_fields.__setitem__, closed, self._timestamp_fields(_ENDED, ended)))
         bodies = list(
             map(
                 b"".join,
@@ -329,7 +331,7 @@ class Batch:
         shared = list(map(self._triples.__getitem__, triples))
         for lists_of in _TRIPLE_LISTS:
             # list.append over (list, key) pairs: the loop runs in C.
-            _consume(map(list.append, map(lists_of, shared), keys))
+            consume(map(list.append, map(lists_of, shared), keys))
         lists = self._lists
         open_keys = list(map(keys.__getitem__, opening))
         open_stations = list(map(stations.__getitem__, opening))
@@ -340,7 +342,7 @@ class Batch:
             list(zip(open_stations, open_systems, repeat(True))),
         ):
             _add_lists(lists, index_keys)
-            _consume(map(list.append, map(lists.__getitem__, index_keys), open_keys))
+            consume(map(list.append, map(lists.__getitem__, index_keys), open_keys))
         self._opened.update(opened)
         return True
 
@@ -392,14 +394,15 @@ class Batch:
         # time, they join into a few sorted runs, which sorting merges at a
         # fraction of what sorting them unordered costs.
         for active in (False, True):
-            parts = [
-                keys for (station, cs, is_open), keys in lists.items() if station is None and cs and is_open == active
-            ]
+            parts = [lists[k] for k in ((None, cs, active) for cs in self._systems) if k in lists]
             for keys in parts:
                 keys.sort()
             if parts:
                 lists[(None, None, active)] = list(chain.from_iterable(parts))
-        log.index_keys(lists)
+        if log.has_indexes():
+            log.index_keys(lists)
+        else:  # a new log (a fixture file): the batch's lists will do
+            log.adopt_indexes(lists)
         return len(framed)
 
 

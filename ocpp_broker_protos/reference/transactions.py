@@ -16,8 +16,10 @@ Not thread-safe on its own: the Store's lock guards every call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
+from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -32,6 +34,9 @@ _KEY_TIME_BYTES = 9  # (seconds range << 30) needs 69 bits
 _ID_OF_KEY = itemgetter(slice(_KEY_TIME_BYTES, None))
 
 IndexKey = tuple[str | None, int | None, bool]
+
+#: Runs an iterator (a map over a column, say) to its end, in C.
+consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
 
 def sort_key(started_at: Timestamp, transaction_id: str) -> bytes:
@@ -165,6 +170,31 @@ class TransactionLog:
                 indexes[index_key] = (
                     key_index.build(keys) if index is None else key_index.merged(index, keys, self._values_of)
                 )
+
+    def has_indexes(self) -> bool:
+        return bool(self._indexes)
+
+    def adopt_indexes(self, lists: dict[IndexKey, list[bytes]]) -> None:
+        """Take lists of keys (unique, in any order) as the indexes of a log
+        that has none: hundreds of thousands of them when a fleet's history is
+        loaded, so the small ones, SmallIndex lists already, are sorted in place
+        in one C loop, and only the large ones (and any other list) are built."""
+        assert not self._indexes, "adopt_indexes is for a log without indexes"
+        small_max = key_index.SMALL_MAX
+        others = [
+            index_key
+            for index_key, keys in lists.items()
+            if type(keys) is not key_index.SmallIndex or not 0 < len(keys) <= small_max
+        ]
+        consume(map(list.sort, lists.values()))
+        indexes = cast(dict[IndexKey, key_index.Index], lists)  # so it is, once the others are built
+        for index_key in others:
+            keys = lists[index_key]
+            if keys:
+                indexes[index_key] = key_index.build(keys)
+            else:
+                del indexes[index_key]
+        self._indexes = indexes
 
     def _values_of(self, keys: list[bytes]) -> list[bytes]:
         """The framed transactions of keys, found by the id each key ends with."""
