@@ -399,10 +399,7 @@ class Batch:
                 keys.sort()
             if parts:
                 lists[(None, None, active)] = list(chain.from_iterable(parts))
-        if log.has_indexes():
-            log.index_keys(lists)
-        else:  # a new log (a fixture file): the batch's lists will do
-            log.adopt_indexes(lists)
+        log.index_keys(lists)
         return len(framed)
 
 

@@ -162,7 +162,11 @@ class TransactionLog:
 
     def index_keys(self, batches: dict[IndexKey, list[bytes]]) -> None:
         """Add each list of new keys (their transactions already in
-        self._framed) to its index; a SmallIndex given may become the index itself."""
+        self._framed) to its index; a SmallIndex given may become the index
+        itself, and a log without indexes takes batches as its index dict."""
+        if not self._indexes:
+            self._adopt(batches)
+            return
         indexes = self._indexes
         for index_key, keys in batches.items():
             if keys:
@@ -171,15 +175,11 @@ class TransactionLog:
                     key_index.build(keys) if index is None else key_index.merged(index, keys, self._values_of)
                 )
 
-    def has_indexes(self) -> bool:
-        return bool(self._indexes)
-
-    def adopt_indexes(self, lists: dict[IndexKey, list[bytes]]) -> None:
-        """Take lists of keys (unique, in any order) as the indexes of a log
-        that has none: hundreds of thousands of them when a fleet's history is
-        loaded, so the small ones, SmallIndex lists already, are sorted in place
-        in one C loop, and only the large ones (and any other list) are built."""
-        assert not self._indexes, "adopt_indexes is for a log without indexes"
+    def _adopt(self, lists: dict[IndexKey, list[bytes]]) -> None:
+        """Take lists as the indexes of a log that has none: hundreds of
+        thousands of them when a fleet's history is loaded, so the small ones,
+        SmallIndex lists already, are sorted in place in one C loop, and only
+        the large ones (and any other list) are built."""
         small_max = key_index.SMALL_MAX
         others = [
             index_key
