@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocpp_broker_protos import errors
 from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
@@ -93,3 +97,59 @@ def test_a_batch_of_mappings_is_copied_unless_told_otherwise(store, copy):
     store.add_mappings([given], copy=copy)
     given.weight = 9
     assert store.list_mappings(station_id="CP-2")[0].weight == (3 if copy else 9)
+
+
+def _outcome(store: Store, call: Callable[[], object]) -> tuple[str | None, object]:
+    try:
+        call()
+    except ApiError as error:
+        return error.reason, store.snapshot()
+    return None, store.snapshot()
+
+
+def _fresh_store() -> Store:
+    store = Store()
+    for name in ("A", "B"):
+        store.create_central_system(name, "wss://cs.example/ocpp")
+    store.create_mapping("CP-1", 1, is_master=True, is_enabled=True)
+    store.create_mapping("CP-2", 2, is_master=False, is_enabled=False)
+    store.create_connection(1, "CP-1")
+    return store
+
+
+STATIONS = st.sampled_from(["CP-1", "CP-2", "CP-3"])
+CENTRAL_SYSTEMS = st.integers(1, 3)  # 3 does not exist
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(STATIONS, CENTRAL_SYSTEMS, st.booleans(), st.booleans()), max_size=5))
+def test_a_batch_of_mappings_does_what_its_mappings_do_one_by_one(rows):
+    # Valid fields only: a batch checks every field before any rule, so
+    # with a bad field its first error may differ from one by one's.
+    batch = [mapping(station, cs, master, enabled) for station, cs, master, enabled in rows]
+    one_by_one, in_a_batch = _fresh_store(), _fresh_store()
+
+    def each() -> None:
+        for m in batch:
+            one_by_one.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled)
+
+    reason, state = _outcome(one_by_one, each)
+    if reason is not None:
+        state = _fresh_store().snapshot()  # all or none
+    assert _outcome(in_a_batch, lambda: in_a_batch.add_mappings(batch)) == (reason, state)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(STATIONS, CENTRAL_SYSTEMS, st.booleans()), max_size=5))
+def test_a_batch_of_connections_does_what_its_connections_do_one_by_one(rows):
+    batch = [ConnectionInfo(station_id=station, central_system_id=cs, connected=on) for station, cs, on in rows]
+    one_by_one, in_a_batch = _fresh_store(), _fresh_store()
+
+    def each() -> None:
+        for c in batch:
+            one_by_one.add_connection(c.central_system_id, c.station_id, c.connected)
+
+    reason, state = _outcome(one_by_one, each)
+    if reason is not None:
+        state = _fresh_store().snapshot()
+    assert _outcome(in_a_batch, lambda: in_a_batch.add_connections(batch)) == (reason, state)

@@ -21,9 +21,10 @@ field, and no partly loaded store is ever returned.
 
 At fleet size (a million records and more) loading costs a few times what
 parsing the JSON costs: records of the usual shape become messages without
-``json_format.ParseDict`` (records.py), transactions are checked and encoded
-a chunk at a time, column by column (transaction_loading.py), each section
-goes into the store in one sorted batch, and a file's parsed records are
+``json_format.ParseDict``, their fields checked column by column
+(records.py), transactions are checked and encoded a chunk at a time, column
+by column (transaction_loading.py), each section goes into the store in one
+batch whose rules are checked in a few passes (store.py), and a file's parsed records are
 freed as they are loaded, so the parsed file and the loaded store are not
 both held whole. A record off the usual shape, or one that breaks a rule,
 takes the path of one record at a time, which names it exactly.
@@ -34,8 +35,9 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 
@@ -94,6 +96,15 @@ class _Section:
             yield item
         self.done(start, stop)
 
+    def all_at_once(self, parse_all: Callable[[list[Any]], list[Any] | None]) -> list[Any]:
+        """Every item, from parse_all when it takes the records (all plain),
+        else one record at a time."""
+        items = parse_all(self._records)
+        if items is None:
+            return list(self.items())
+        self.done(0, len(items))
+        return items
+
     def chunks(self) -> Iterator[tuple[int, int, list[Any]]]:
         """(start, stop, records) of consecutive chunks."""
         records = self._records
@@ -121,8 +132,13 @@ def _load_central_systems(store: Store, section: _Section) -> None:
         store.add_central_system(cs)
 
 
-def _in_one_batch(section: _Section, add_all: Callable[[list[Any]], object], add_one: Callable[[Any], object]) -> None:
-    items = list(section.items())
+def _in_one_batch(
+    section: _Section,
+    parse_all: Callable[[list[Any]], list[Any] | None],
+    add_all: Callable[[list[Any]], object],
+    add_one: Callable[[Any], object],
+) -> None:
+    items = section.all_at_once(parse_all)
     try:
         add_all(items)
     except ApiError:
@@ -136,6 +152,7 @@ def _in_one_batch(section: _Section, add_all: Callable[[list[Any]], object], add
 def _load_mappings(store: Store, section: _Section) -> None:
     _in_one_batch(
         section,
+        _MAPPINGS.parse_all,
         # The messages are made here for the store and held by nothing else.
         lambda mappings: store.add_mappings(mappings, copy=False),
         lambda m: store.create_mapping(m.station_id, m.central_system_id, m.weight, m.is_master, m.is_enabled),
@@ -144,7 +161,10 @@ def _load_mappings(store: Store, section: _Section) -> None:
 
 def _load_connections(store: Store, section: _Section) -> None:
     _in_one_batch(
-        section, store.add_connections, lambda c: store.add_connection(c.central_system_id, c.station_id, c.connected)
+        section,
+        _connection_rows,
+        store.add_connections,
+        lambda c: store.add_connection(c.central_system_id, c.station_id, c.connected),
     )
 
 
@@ -157,10 +177,36 @@ def _load_transactions(store: Store, section: _Section) -> None:
                 batch.add_rows(section.items(start, stop))
 
 
+_MAPPINGS, _CONNECTIONS = RecordParser(Mapping), RecordParser(ConnectionInfo)
+
+
+class _Connection(NamedTuple):
+    """A connection record, for the store, which keeps no ConnectionInfo."""
+
+    station_id: str
+    central_system_id: int
+    connected: bool
+
+
+_NEW_CONNECTION = partial(tuple.__new__, _Connection)
+
+
+def _connection_rows(records: list[Any]) -> list[_Connection] | None:
+    columns = _CONNECTIONS.columns(records)
+    if columns is None:
+        return None
+    return list(
+        map(
+            _NEW_CONNECTION,  # in C, from (station, central system, connected)
+            zip(columns["station_id"], columns["central_system_id"], columns["connected"], strict=True),
+        )
+    )
+
+
 _SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], object], Callable[[Store, _Section], None]], ...] = (
     ("central_systems", RecordParser(CentralSystem).parse, _load_central_systems),
-    ("mappings", RecordParser(Mapping).parse, _load_mappings),
-    ("connections", RecordParser(ConnectionInfo).parse, _load_connections),
+    ("mappings", _MAPPINGS.parse, _load_mappings),
+    ("connections", _CONNECTIONS.parse, _load_connections),
     ("transactions", transaction_row, _load_transactions),
 )
 _PROGRESS_EVERY = 4096

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
+from itertools import filterfalse
+from operator import attrgetter
 
 from sortedcontainers import SortedDict, SortedList
 
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 
 Key = tuple[str, int]
+_IS_ENABLED = attrgetter("is_enabled")
 _NONE: SortedList = SortedList()
 
 
@@ -60,6 +63,17 @@ class MappingTable:
         found: Iterable[tuple[Key, Mapping]] = self._rows.items()
         return found
 
+    def isdisjoint(self, keys: Iterable[Key]) -> bool:
+        """Whether none of keys is stored (one C loop)."""
+        return dict.keys(self._rows).isdisjoint(keys)
+
+    def all_present(self, keys: Iterable[Key]) -> bool:
+        return all(map(self._rows.__contains__, keys))
+
+    def all_enabled(self, keys: Iterable[Key]) -> bool:
+        """Whether every one of keys (all stored) is an enabled mapping."""
+        return all(map(_IS_ENABLED, map(self._rows.__getitem__, keys)))
+
     def __setitem__(self, key: Key, mapping: Mapping) -> None:
         if key not in self._rows:
             station_id, central_system_id = key
@@ -88,9 +102,8 @@ class MappingTable:
         """Store many mappings in one step: one sort, not one insert each."""
         batch: dict[Key, Mapping] = dict(pairs)
         added: dict[int, list[str]] = {}
-        for station_id, central_system_id in batch:
-            if (station_id, central_system_id) not in self._rows:
-                added.setdefault(central_system_id, []).append(station_id)
+        for station_id, central_system_id in filterfalse(self._rows.__contains__, batch) if self._rows else batch:
+            added.setdefault(central_system_id, []).append(station_id)
         self._rows.update(batch)
         for central_system_id, station_ids in added.items():
             stations = self._stations_by_central_system.get(central_system_id)

@@ -5,11 +5,14 @@ which is most of the time a fleet-sized fixture takes to load. For the plain
 shape a fixture record almost always has (known field names, JSON types that
 need no conversion, RFC 3339 UTC timestamps) the message is built directly;
 anything else goes through ``ParseDict``, so every record either gets exactly
-the message ``ParseDict`` would give or exactly its error.
+the message ``ParseDict`` would give or exactly its error. A whole section
+whose records all have that shape, in snake_case, is checked a column at a
+time (:meth:`RecordParser.columns`), in C loops rather than per record.
 """
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import json_format
@@ -53,6 +56,12 @@ class RecordParser(Generic[_M]):
             fields[field.name] = fields[field.json_name] = (field.name, _kind(field))
         self._fields = fields
         self._timestamps = [f.name for f in message_type.DESCRIPTOR.fields if _kind(f) == _TIMESTAMP]
+        # What parse_all takes: snake_case names of fields it checks a column at a time.
+        self._column_kinds = {
+            f.name: kind
+            for f in message_type.DESCRIPTOR.fields
+            if (kind := _kind(f)) is not None and kind != _TIMESTAMP
+        }
 
     def values(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The record's fields by name, timestamps as (seconds, nanos), when
@@ -96,8 +105,61 @@ class RecordParser(Generic[_M]):
                 values[name] = Timestamp(seconds=seconds, nanos=nanos)
         return self._type(**values)
 
+    def parse_all(self, records: list[Any]) -> list[_M] | None:
+        """The messages of all records, or None when any record is off the
+        plain shape (see columns)."""
+        if self.columns(records) is None:
+            return None
+        message_type = self._type
+        return [message_type(**record) for record in records]
+
+    def columns(self, records: list[Any]) -> dict[str, list[Any]] | None:
+        """Each field's values (its default where a record leaves it out),
+        by name, or None when any record is off the plain shape (parse,
+        record by record, then decides). Every record must use snake_case
+        names, without timestamps or nulls; each field is then checked in a
+        few C passes over its column, not per record."""
+        if set(map(type, records)) - {dict}:
+            return None
+        kinds = self._column_kinds
+        names = set(chain.from_iterable(records))  # every record's keys
+        if not names <= kinds.keys():
+            return None
+        columns = {}
+        for name, kind in kinds.items():
+            column = list(map(dict.get, records, repeat(name), repeat(_ABSENT)))
+            types = set(map(type, column))
+            if _Absent in types:
+                types.discard(_Absent)
+                if not _column_is_plain(kind, types, [value for value in column if value is not _ABSENT]):
+                    return None
+                default = _DEFAULTS[kind]
+                column = [default if value is _ABSENT else value for value in column]
+            elif not _column_is_plain(kind, types, column):
+                return None
+            columns[name] = column
+        return columns
+
     def parse_slowly(self, record: dict[str, Any]) -> _M:
         return json_format.ParseDict(record, self._type())
+
+
+class _Absent:
+    """The value of a field a record leaves out (None is JSON's null)."""
+
+
+_ABSENT = _Absent()
+_DEFAULTS: dict[int, object] = {_STRING: "", _BOOL: False, _INT32: 0, _UINT32: 0}
+
+
+def _column_is_plain(kind: int, types: set[type], values: list[Any]) -> bool:
+    """Whether values, the present values of one field, all need no conversion."""
+    if kind == _STRING:
+        return types <= {str} and ("".join(values).isascii() or all(map(validation.utf8_encodable, values)))
+    if kind == _BOOL:
+        return types <= {bool}
+    low, high = _RANGES[kind]
+    return types <= {int} and (not values or (low <= min(values) and max(values) <= high))
 
 
 _TRANSACTIONS = RecordParser(Transaction)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from itertools import compress
+from operator import attrgetter
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -39,6 +41,24 @@ CENTRAL_SYSTEM_KEY = ("id",)
 MAPPING_KEY = ("station_id", "central_system_id")
 # Station ids are ASCII, so this sorts after every one of them.
 _AFTER_ANY_STATION = "\U0010ffff"
+
+
+class ConnectionRecord(Protocol):
+    """What add_connections reads of a connection: a ConnectionInfo, or any
+    object with these three attributes."""
+
+    @property
+    def station_id(self) -> str: ...
+
+    @property
+    def central_system_id(self) -> int: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+
+_STATION_ID, _CENTRAL_SYSTEM_ID = attrgetter("station_id"), attrgetter("central_system_id")
+_WEIGHT, _CONNECTED = attrgetter("weight"), attrgetter("connected")
 
 
 def _mask(paths: Sequence[str] | None, allowed: tuple[str, ...], immutable: tuple[str, ...]) -> tuple[str, ...]:
@@ -346,11 +366,13 @@ class Store:
         change them afterwards.
         """
         batch = [_copy(m) for m in mappings] if copy else list(mappings)
+        stations, systems = list(map(_STATION_ID, batch)), list(map(_CENTRAL_SYSTEM_ID, batch))
         # The whole batch in a few passes while all is well; mapping by
         # mapping, for the first one's precise violations, when not.
         if not (
-            validation.all_station_ids({m.station_id for m in batch})
-            and all(m.central_system_id > 0 and m.weight >= 0 for m in batch)
+            validation.all_station_ids(set(stations))
+            and min(systems, default=1) > 0
+            and min(map(_WEIGHT, batch), default=0) >= 0
         ):
             for m in batch:
                 _raise_if(
@@ -360,18 +382,40 @@ class Store:
                         *validation.non_negative(m.weight, "weight"),
                     ]
                 )
+        keys = list(zip(stations, systems, strict=True))
         with self._lock:
-            pending: dict[tuple[str, int], Mapping] = {}
-            masters: dict[str, int] = {}
-            for m in batch:
-                self._admit_mapping(m, pending)
-                if m.is_master and m.is_enabled:
-                    holder = masters.setdefault(m.station_id, m.central_system_id)
-                    if holder != m.central_system_id:
-                        raise _second_master(m.station_id, holder)
-                pending[(m.station_id, m.central_system_id)] = m
-            self._mappings.update(pending)
+            if not self._admits_mappings(batch, keys, systems):
+                # Some rule fails: the first mapping that breaks one raises.
+                pending: dict[tuple[str, int], Mapping] = {}
+                masters: dict[str, int] = {}
+                for m in batch:
+                    self._admit_mapping(m, pending)
+                    if m.is_master and m.is_enabled:
+                        holder = masters.setdefault(m.station_id, m.central_system_id)
+                        if holder != m.central_system_id:
+                            raise _second_master(m.station_id, holder)
+                    pending[(m.station_id, m.central_system_id)] = m
+            self._mappings.update(zip(keys, batch, strict=True))
         return len(batch)
+
+    def _admits_mappings(self, batch: list[Mapping], keys: list[tuple[str, int]], systems: list[int]) -> bool:
+        """Whether every mapping of batch may join the stored ones and the
+        batch's others, decided in a few passes; False when any may not."""
+        if not (
+            self._central_systems.keys() >= set(systems)
+            and len(set(keys)) == len(keys)
+            and self._mappings.isdisjoint(keys)
+        ):
+            return False
+        active = [m for m in batch if m.is_master and m.is_enabled]
+        if len({m.station_id for m in active}) != len(active):
+            return False  # two enabled masters of one station (their keys differ)
+        try:
+            for m in active if len(self._mappings) else ():
+                self._check_master_rule(m)
+        except errors.ApiError:
+            return False
+        return True
 
     def _admit_mapping(self, mapping: Mapping, pending: dict[tuple[str, int], Mapping]) -> None:
         """Raise unless mapping may join the stored ones and the pending ones."""
@@ -591,23 +635,33 @@ class Store:
                 central_system_id=str(central_system_id),
             )
 
-    def add_connections(self, connections: Iterable[ConnectionInfo]) -> int:
+    def add_connections(self, connections: Iterable[ConnectionRecord]) -> int:
         """Record many connections at once, all or none; returns how many.
 
         Each is checked as :meth:`add_connection` checks it, against the
         stored connections and the batch's earlier ones."""
         batch = list(connections)
+        stations, systems = list(map(_STATION_ID, batch)), list(map(_CENTRAL_SYSTEM_ID, batch))
         # As add_mappings: in a few passes, or one by one for the first one's violations.
-        if not (
-            validation.all_station_ids({c.station_id for c in batch}) and all(c.central_system_id > 0 for c in batch)
-        ):
+        if not (validation.all_station_ids(set(stations)) and min(systems, default=1) > 0):
             for c in batch:
                 self._connection_args(c.central_system_id, c.station_id)
+        connected = list(map(_CONNECTED, batch))
+        keys = list(zip(systems, stations, strict=True))
         with self._lock:
-            pending: dict[tuple[int, str], bool] = {}
-            for c in batch:
-                pending[self._admit_connection(c.central_system_id, c.station_id, c.connected, pending)] = c.connected
-            self._connections.update(pending)
+            if not (
+                self._central_systems.keys() >= set(systems)
+                and len(set(keys)) == len(keys)
+                and dict.keys(self._connections).isdisjoint(keys)
+                # A connected one needs an enabled mapping; any other, a mapping.
+                and self._mappings.all_present(zip(stations, systems, strict=True))
+                and self._mappings.all_enabled(compress(zip(stations, systems, strict=True), connected))
+            ):
+                # Some rule fails: the first connection that breaks one raises.
+                pending: dict[tuple[int, str], bool] = {}
+                for c in batch:
+                    pending[self._admit_connection(c.central_system_id, c.station_id, c.connected, pending)] = True
+            self._connections.update(zip(keys, connected, strict=True))
         return len(batch)
 
     def _admit_connection(
