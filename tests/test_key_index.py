@@ -8,7 +8,7 @@ from bisect import bisect_right
 import pytest
 
 from ocpp_broker_protos.reference import key_index
-from ocpp_broker_protos.reference.key_index import Index, LargeIndex, SmallIndex
+from ocpp_broker_protos.reference.key_index import Index, LargeIndex, SmallIndex, UnsortedSmallIndex
 
 
 def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.Random) -> None:
@@ -16,7 +16,6 @@ def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.
     values = [model[key] for key in keys]
     n = len(keys)
     assert len(index) == n
-    assert list(index) == keys
     assert not (isinstance(index, SmallIndex) and n > small_max)
     values_of = _values_of(model)
     for _ in range(8):
@@ -27,6 +26,7 @@ def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.
         assert index.bisect_right(probe) == bisect_right(keys, probe)
     for position in rng.sample(range(n), min(5, n)):
         assert index.key_at(position) == keys[position]
+    assert list(index) == keys  # once read, an index is in order
     if isinstance(index, LargeIndex):  # chunks stay non-empty and bounded, maxes true, values in step
         chunks = index._keys
         assert all(0 < len(chunk) <= 2 * small_max for chunk in chunks)
@@ -64,14 +64,15 @@ def test_an_index_matches_a_sorted_dict_through_inserts_removals_and_reads(monke
             new = {key: value for key, value in new.items() if key not in model}
             model.update(new)
             if index is None:
-                index = key_index.build(list(new))
+                index = key_index.build(UnsortedSmallIndex(new))  # as loading makes them
             else:
                 index = key_index.merged(index, list(new), _values_of(model))
         kinds.add(type(index))
         _check(index, model, small_max, rng)
+        kinds.add(type(index))
         if isinstance(index, LargeIndex):
             read_chunks = max(read_chunks, sum(kept is not None for kept in index._values))
-    assert kinds == {SmallIndex, LargeIndex}
+    assert kinds == {UnsortedSmallIndex, SmallIndex, LargeIndex}
     assert read_chunks > 1  # values were kept, and kept in step, across changes
 
 
@@ -121,3 +122,35 @@ def test_key_at_refuses_positions_outside_the_index(size):
     for position in (-1, size):
         with pytest.raises(IndexError):
             index.key_at(position)
+
+
+UNSORTED_CALLS = {
+    "bisect_right": lambda index: index.bisect_right(b"k5"),
+    "key_at": lambda index: index.key_at(2),
+    "values": lambda index: index.values(1, 4, lambda keys: [key.upper() for key in keys]),
+    "insert_key": lambda index: (index.insert_key(b"k55", lambda keys: keys), list(index))[1],
+    "remove": lambda index: (index.remove(b"k3"), list(index))[1],
+}
+
+
+@pytest.mark.parametrize("call", list(UNSORTED_CALLS))
+def test_an_unsorted_index_sorts_itself_on_the_first_call_that_needs_order(call):
+    keys = [f"k{i}".encode() for i in range(1, 9)]
+    shuffled = keys[:]
+    random.Random(call).shuffle(shuffled)
+    unsorted, plain = UnsortedSmallIndex(shuffled), SmallIndex(keys)
+    assert len(unsorted) == len(keys)
+    assert UNSORTED_CALLS[call](unsorted) == UNSORTED_CALLS[call](plain)
+    assert type(unsorted) is SmallIndex
+    assert unsorted == plain
+
+
+def test_build_keeps_a_small_unsorted_index_and_sorts_a_large_one():
+    small = UnsortedSmallIndex([b"b", b"a"])
+    assert key_index.build(small) is small
+    assert small == [b"b", b"a"]  # not sorted until read
+    assert small.key_at(0) == b"a"
+    keys = [i.to_bytes(4, "big") for i in range(key_index.SMALL_MAX + 1)]
+    large = key_index.build(UnsortedSmallIndex(keys[::-1]))
+    assert isinstance(large, LargeIndex)
+    assert list(large) == keys

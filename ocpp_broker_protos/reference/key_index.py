@@ -9,7 +9,9 @@ Loading builds no values at all, and memory goes only to chunks clients read.
 
 A fleet's history has an index per station (and per station and central
 system, and their open transactions): hundreds of thousands of indexes of a
-few keys each. A sorted Python list holds them at the cost of its pointers;
+few keys each, most of which no client ever reads: loading leaves them
+unsorted (:class:`UnsortedSmallIndex`) until a first read needs their order.
+A sorted Python list holds them at the cost of its pointers;
 an index that grows past ``SMALL_MAX`` keys becomes a LargeIndex, whose
 chunks of at most ``2 * SMALL_MAX`` keys keep an insert or a removal to one
 chunk's pointers.
@@ -61,6 +63,36 @@ class SmallIndex(list[bytes]):
         if at == len(self) or self[at] != key:
             raise KeyError(key)
         del self[at]
+
+
+class UnsortedSmallIndex(SmallIndex):
+    """A SmallIndex whose keys are in no order yet. Loading a fleet's history
+    makes hundreds of thousands of indexes, most of which no client reads:
+    the first call that needs their order sorts the keys and makes this a
+    plain SmallIndex, so only indexes that are read pay for sorting."""
+
+    __slots__ = ()
+
+    def bisect_right(self, key: bytes) -> int:
+        return _sorted(self).bisect_right(key)
+
+    def key_at(self, position: int) -> bytes:
+        return _sorted(self).key_at(position)
+
+    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
+        return _sorted(self).values(start, stop, values_of)
+
+    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
+        _sorted(self).insert_key(key, values_of)
+
+    def remove(self, key: bytes) -> None:
+        _sorted(self).remove(key)
+
+
+def _sorted(keys: SmallIndex) -> SmallIndex:
+    keys.sort()
+    keys.__class__ = SmallIndex  # the same layout: a list with no slots
+    return keys
 
 
 class LargeIndex:
@@ -185,11 +217,15 @@ Index: TypeAlias = SmallIndex | LargeIndex
 
 
 def build(keys: list[bytes]) -> Index:
-    """An index of keys (unique, in any order), which are sorted in place; a
-    SmallIndex given as keys is the index itself."""
-    keys.sort()
+    """An index of keys (unique, in any order), which are sorted in place
+    unless they are an UnsortedSmallIndex that stays one; a SmallIndex given
+    as keys is the index itself."""
     if len(keys) > SMALL_MAX:
+        keys.sort()
         return LargeIndex(keys)
+    if isinstance(keys, UnsortedSmallIndex):
+        return keys
+    keys.sort()
     return keys if isinstance(keys, SmallIndex) else SmallIndex(keys)
 
 

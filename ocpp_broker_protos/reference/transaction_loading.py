@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from itertools import chain, repeat
-from operator import add, and_, attrgetter, ge, itemgetter, lshift, methodcaller, or_, rshift, sub
-from typing import Any, NamedTuple
+from itertools import chain, compress, repeat
+from operator import add, and_, attrgetter, ge, gt, is_not, itemgetter, lshift, not_, or_, rshift, sub
+from typing import Any, NamedTuple, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ocpp_broker_protos.reference import errors, rfc3339, validation, wire
-from ocpp_broker_protos.reference.key_index import SmallIndex
+from ocpp_broker_protos.reference.key_index import UnsortedSmallIndex
 from ocpp_broker_protos.reference.transactions import (
     _KEY_TIME_BYTES,
     _NANOS_BITS,
@@ -103,8 +103,8 @@ _LOW_BYTES = [bytes((low | 0x80,)) for low in range(0x80)]
 _LENGTHS = [bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7)) for n in range(1 << 14)]
 _TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
 _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
-_HAS_ENDED_AT = methodcaller("__contains__", "ended_at")
-_HOUR, _MINUTE, _FRACTION = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(20, -1))
+_HOUR, _MINUTE, _SUFFIX = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(19, None))
+_TRIPLE_FIELDS = attrgetter("fields")
 _TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"), attrgetter("by_both"))
 
 
@@ -154,9 +154,9 @@ class Batch:
             fields = _delimited(_STATION, station.encode()) + _delimited(_CONNECTOR, connector.encode())
             found = self._triples[(station, connector, cs)] = _Triple(
                 fields + _CENTRAL_SYSTEM + varint(cs),
-                lists.setdefault((station, None, False), SmallIndex()),
-                lists.setdefault((None, cs, False), SmallIndex()),
-                lists.setdefault((station, cs, False), SmallIndex()),
+                lists.setdefault((station, None, False), UnsortedSmallIndex()),
+                lists.setdefault((None, cs, False), UnsortedSmallIndex()),
+                lists.setdefault((station, cs, False), UnsortedSmallIndex()),
             )
         return found
 
@@ -217,7 +217,7 @@ class Batch:
         triple.by_both.append(key)
         if is_open:
             for index_key in ((station, None, True), (None, cs, True), (station, cs, True)):
-                self._lists.setdefault(index_key, SmallIndex()).append(key)
+                self._lists.setdefault(index_key, UnsortedSmallIndex()).append(key)
 
     def add_rows(self, rows: Iterable[Row]) -> None:
         """Take rows one at a time; an ApiError is about the last one taken."""
@@ -261,13 +261,16 @@ class Batch:
         if set(map(type, records)) != {dict}:
             return False
         sizes = list(map(len, records))
-        if not set(sizes) <= {5, 6} or sum(map(_HAS_ENDED_AT, records)) != sizes.count(6):
+        if not set(sizes) <= {5, 6}:
             return False
         try:
             ids, stations, connectors, systems, starts = (list(map(get, records)) for get in _COLUMNS.values())
         except KeyError:
             return False
         ends = list(map(dict.get, records, repeat("ended_at")))
+        # Each record of six fields has ended_at, and not as null.
+        if ends.count(None) != sizes.count(5):
+            return False
         if not (
             set(map(type, ids)) == set(map(type, stations)) == set(map(type, connectors)) == {str}
             and set(map(type, systems)) == {int}
@@ -281,12 +284,16 @@ class Batch:
         triples = list(zip(stations, connectors, systems, strict=True))
         if not self._add_triples(set(triples).difference(self._triples)):
             return False
-        closed = [i for i, end in enumerate(ends) if end is not None]
-        started, ended = _times(starts), _times([ends[i] for i in closed])
+        is_closed = list(map(is_not, ends, repeat(None)))
+        closed = list(compress(range(len(ends)), is_closed))
+        started, ended = _times(starts), _times(list(compress(ends, is_closed)))
         if started is None or ended is None or 0 in started[0] or 0 in ended[0]:
             return False  # (0 seconds: a field left out; add_rows has it)
         elapsed = _elapsed(started)
-        if not all(map(ge, _elapsed(ended), map(elapsed.__getitem__, closed))):
+        # Ended in a later second, or (all that is left to compare) no earlier.
+        if not all(map(gt, ended[0], map(started[0].__getitem__, closed))) and not all(
+            map(ge, _elapsed(ended), map(elapsed.__getitem__, closed))
+        ):
             return False
         # Unique ids, one open transaction per connector.
         id_bytes = list(map(str.encode, ids))
@@ -295,13 +302,21 @@ class Batch:
             log._framed.keys().isdisjoint(id_bytes) and framed.keys().isdisjoint(id_bytes)
         ):
             return False
-        opening = [i for i, end in enumerate(ends) if end is None]
-        opened = {(stations[i], connectors[i]): ids[i] for i in opening}
+        opening = list(compress(range(len(ends)), map(not_, is_closed)))
+        open_stations = list(map(stations.__getitem__, opening))
+        opened = dict(
+            zip(
+                zip(open_stations, map(connectors.__getitem__, opening), strict=True),
+                map(ids.__getitem__, opening),
+                strict=True,
+            )
+        )
         if len(opened) != len(opening) or not (
             log._open.keys().isdisjoint(opened) and self._opened.keys().isdisjoint(opened)
         ):
             return False
         # Every rule holds: encode and index.
+        shared = list(map(self._triples.__getitem__, triples))
         nanos = self._nanos
         for value in set(started[1]).union(ended[1]) - nanos.keys():
             nanos[value] = _NANOS + varint(value) if value else b""
@@ -314,7 +329,7 @@ class Batch:
                     repeat(_ID),
                     map(_LENGTHS.__getitem__, map(len, id_bytes)),
                     id_bytes,
-                    map(attrgetter("fields"), map(self._triples.__getitem__, triples)),
+                    map(_TRIPLE_FIELDS, shared),
                     self._timestamp_fields(_STARTED, started),
                     end_fields,
                 ),
@@ -328,13 +343,11 @@ class Batch:
         keys = list(
             map(add, map(int.to_bytes, map(sub, repeat(_TIME_KEY_OFFSET), elapsed), repeat(_KEY_TIME_BYTES)), id_bytes)
         )
-        shared = list(map(self._triples.__getitem__, triples))
         for lists_of in _TRIPLE_LISTS:
             # list.append over (list, key) pairs: the loop runs in C.
             consume(map(list.append, map(lists_of, shared), keys))
         lists = self._lists
         open_keys = list(map(keys.__getitem__, opening))
-        open_stations = list(map(stations.__getitem__, opening))
         open_systems = list(map(systems.__getitem__, opening))
         for index_keys in (
             list(zip(open_stations, repeat(None), repeat(True))),
@@ -406,7 +419,7 @@ class Batch:
 def _add_lists(lists: dict[IndexKey, list[bytes]], index_keys: Iterable[IndexKey]) -> None:
     """An empty list for each of index_keys that lists lacks."""
     missing = set(index_keys).difference(lists)
-    lists.update(zip(missing, map(SmallIndex, repeat((), len(missing))), strict=True))
+    lists.update(zip(missing, map(UnsortedSmallIndex, repeat((), len(missing))), strict=True))
 
 
 def _delimited_all(tag: bytes, bodies: list[bytes]) -> list[bytes]:
@@ -425,32 +438,22 @@ def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
         return [], []
     if set(map(type, texts)) != {str}:
         return None
-    lengths = list(map(len, texts))
-    if min(lengths) < 20 or max(lengths) > 30 or 21 in lengths or set(map(itemgetter(-1), texts)) != {"Z"}:
-        return None
-    dots = list(map(itemgetter(19), texts))
-    # Without a fraction, 19 is the final Z; with one, it must be the dot.
-    if not set(dots) <= {".", "Z"} or dots.count("Z") != lengths.count(20):
-        return None
-    # "YYYY-MM-DDTHH", ":MM:SS" and the fraction, each looked up in a table
-    # that holds only valid texts (rfc3339), so a hit is a check too.
-    hours = list(map(_HOUR, texts))
-    hour_seconds = list(map(rfc3339.HOURS.get, hours))
+    # "YYYY-MM-DDTHH", ":MM:SS" and the fraction with its Z, each looked up
+    # in a table that holds only valid texts (rfc3339), so hits are the check.
+    hour_seconds = list(map(rfc3339.HOURS.get, map(_HOUR, texts)))
     if None in hour_seconds:
-        if any(rfc3339.hour(h) is None for h in set(hours).difference(rfc3339.HOURS)):
+        if None in map(rfc3339.hour, set(map(_HOUR, texts)).difference(rfc3339.HOURS)):
             return None
-        hour_seconds = list(map(rfc3339.HOURS.__getitem__, hours))
+        hour_seconds = list(map(rfc3339.HOURS.__getitem__, map(_HOUR, texts)))
     minute_seconds = list(map(rfc3339.MINUTES.get, map(_MINUTE, texts)))
     if None in minute_seconds:
         return None
-    fractions = list(map(_FRACTION, texts))
-    nanos: list[Any] = list(map(rfc3339.FRACTIONS.get, fractions))  # no None once past the loop
+    nanos = list(map(rfc3339.SUFFIXES.get, map(_SUFFIX, texts)))
     if None in nanos:
-        for i in [i for i, n in enumerate(nanos) if n is None]:
-            if not rfc3339.digits(fractions[i]):
-                return None
-            nanos[i] = int(fractions[i].ljust(9, "0"))
-    return list(map(add, hour_seconds, minute_seconds)), nanos
+        nanos = list(map(rfc3339.suffix, map(_SUFFIX, texts)))
+        if None in nanos:
+            return None
+    return list(map(add, hour_seconds, minute_seconds)), cast(list[int], nanos)
 
 
 def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:

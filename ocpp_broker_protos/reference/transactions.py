@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import gt, is_not, itemgetter, not_, or_
 from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -177,16 +178,23 @@ class TransactionLog:
 
     def _adopt(self, lists: dict[IndexKey, list[bytes]]) -> None:
         """Take lists as the indexes of a log that has none: hundreds of
-        thousands of them when a fleet's history is loaded, so the small ones,
-        SmallIndex lists already, are sorted in place in one C loop, and only
-        the large ones (and any other list) are built."""
-        small_max = key_index.SMALL_MAX
-        others = [
-            index_key
-            for index_key, keys in lists.items()
-            if type(keys) is not key_index.SmallIndex or not 0 < len(keys) <= small_max
-        ]
-        consume(map(list.sort, lists.values()))
+        thousands of them when a fleet's history is loaded, most of them
+        UnsortedSmallIndex lists already, which are kept as they are. Only
+        the others (large, empty, or of another type), found in C loops, are
+        built or dropped."""
+        values = list(lists.values())
+        lengths = list(map(len, values))
+        others = list(
+            compress(
+                lists,
+                map(
+                    or_,
+                    map(or_, map(gt, lengths, repeat(key_index.SMALL_MAX)), map(not_, lengths)),
+                    map(is_not, map(type, values), repeat(key_index.UnsortedSmallIndex)),
+                ),
+            )
+        )
+        del values, lengths
         indexes = cast(dict[IndexKey, key_index.Index], lists)  # so it is, once the others are built
         for index_key in others:
             keys = lists[index_key]
