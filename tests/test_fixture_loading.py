@@ -166,9 +166,14 @@ def fleet(stations: int, per_station: int, seed: int = 3, prefix: str = "CP") ->
 
 
 def state(log: TransactionLog) -> tuple[Any, ...]:
-    # Keys in index order (an index may sort itself on first read).
-    indexes = {k: [v.key_at(i) for i in range(len(v))] for k, v in log._indexes.items()}
-    return (log._framed, log._open, indexes)
+    # The index of every (station, central system) pair, made if not yet made.
+    for station, cs in log._pairs:
+        for active in (False, True):
+            if (station, cs, active) not in log._indexes:
+                log._pair_index(station, cs, active)
+    # Keys in index order (an index may sort itself on first read), empty ones left out.
+    indexes = {k: [v.key_at(i) for i in range(len(v))] for k, v in log._indexes.items() if len(v)}
+    return (log._framed, log._open, log._pairs, indexes)
 
 
 def _at(seconds: int, nanos: int = 0) -> str:
@@ -223,8 +228,14 @@ def test_column_and_row_loading_reach_the_state_add_reaches():
     for record in records[:50]:
         message = json_format.ParseDict(record, Transaction())
         assert by_columns._framed[message.id.encode()] == frame(message)
-    # A log that already holds some takes more, through both paths.
-    more = fleet(5, 4, seed=9, prefix="XP")
+    # A log that already holds some takes more, through both paths, also
+    # for pairs whose index is made and for new pairs of known stations.
+    more = fleet(5, 4, seed=9, prefix="XP") + [
+        {**record, "id": f"{record['id']}-again-{offset}", "central_system_id": record["central_system_id"] + offset}
+        for record in records[:60]
+        for offset in (0, 1)
+        if "ended_at" in record
+    ]
     grown_by_add, grown_by_columns = copy.deepcopy(by_add), by_columns
     grown_by_add.add([json_format.ParseDict(r, Transaction()) for r in more])
     batch = Batch(grown_by_columns)

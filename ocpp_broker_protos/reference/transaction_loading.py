@@ -105,7 +105,8 @@ _TIME_KEY_OFFSET = ((MAX_SECONDS - MIN_SECONDS + 1) << _NANOS_BITS) - 1
 _COLUMNS = {name: itemgetter(name) for name in ("id", "station_id", "connector_id", "central_system_id", "started_at")}
 _HOUR, _MINUTE, _SUFFIX = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(19, None))
 _TRIPLE_FIELDS = attrgetter("fields")
-_TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"), attrgetter("by_both"))
+_STATION_AND_SYSTEM = itemgetter(0, 2)  # of a (station, connector, central system) triple
+_TRIPLE_LISTS = (attrgetter("by_station"), attrgetter("by_central_system"))
 
 
 class _Triple(NamedTuple):
@@ -114,7 +115,6 @@ class _Triple(NamedTuple):
     fields: bytes  # their encoding
     by_station: list[bytes]  # the lists of the indexes they join, besides all
     by_central_system: list[bytes]
-    by_both: list[bytes]
 
 
 _NEW_TRIPLE = partial(tuple.__new__, _Triple)
@@ -156,7 +156,6 @@ class Batch:
                 fields + _CENTRAL_SYSTEM + varint(cs),
                 lists.setdefault((station, None, False), UnsortedSmallIndex()),
                 lists.setdefault((None, cs, False), UnsortedSmallIndex()),
-                lists.setdefault((station, cs, False), UnsortedSmallIndex()),
             )
         return found
 
@@ -179,7 +178,7 @@ class Batch:
         self._stations |= new_stations
         self._systems.update(systems)
         lists = self._lists
-        _add_lists(lists, {*zip(repeat(None), systems, repeat(False)), *zip(stations, systems, repeat(False))})
+        _add_lists(lists, zip(repeat(None), systems, repeat(False)))
         _add_lists(lists, zip(new_stations, repeat(None), repeat(False)))
         # A fleet has few connector names and central systems: each is encoded once.
         connector_fields = {c: _delimited(_CONNECTOR, c.encode()) for c in set(connectors)}
@@ -202,7 +201,6 @@ class Batch:
                         heads,
                         map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
                         map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
-                        map(lists.__getitem__, zip(stations, systems, repeat(False))),
                         strict=True,
                     ),
                 ),
@@ -214,9 +212,8 @@ class Batch:
     def _index(self, key: bytes, station: str, cs: int, triple: _Triple, is_open: bool) -> None:
         triple.by_station.append(key)
         triple.by_central_system.append(key)
-        triple.by_both.append(key)
         if is_open:
-            for index_key in ((station, None, True), (None, cs, True), (station, cs, True)):
+            for index_key in ((station, None, True), (None, cs, True)):
                 self._lists.setdefault(index_key, UnsortedSmallIndex()).append(key)
 
     def add_rows(self, rows: Iterable[Row]) -> None:
@@ -352,7 +349,6 @@ class Batch:
         for index_keys in (
             list(zip(open_stations, repeat(None), repeat(True))),
             list(zip(repeat(None), open_systems, repeat(True))),
-            list(zip(open_stations, open_systems, repeat(True))),
         ):
             _add_lists(lists, index_keys)
             consume(map(list.append, map(lists.__getitem__, index_keys), open_keys))
@@ -401,6 +397,7 @@ class Batch:
         else:  # a new log (a fixture file): the batch's own dict will do
             log._framed = framed
         log._open.update(self._opened)
+        log.add_pairs(map(_STATION_AND_SYSTEM, self._triples))
         lists = self._lists
         # The lists of all transactions and of all open ones are the joined
         # lists of their central systems: sorted one central system at a

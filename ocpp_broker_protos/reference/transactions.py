@@ -11,6 +11,13 @@ after a write it counts its chunks again): a token holds the sort key of
 the last transaction returned, and the next page starts at its bisection
 point.
 
+The index of one station's transactions with one central system is the
+exception: a fleet has hundreds of thousands of such pairs and few are ever
+asked for, so the first page asking for a pair makes its index from the
+station's (O(the station's transactions), once), and writes keep it in step
+from then on. Which pairs have transactions at all is kept, so a pair with
+none costs nothing.
+
 Not thread-safe on its own: the Store's lock guards every call.
 """
 
@@ -118,12 +125,19 @@ def _index_keys(station_id: str, central_system_id: int, is_open: bool) -> list[
     ]
 
 
+def _is_pair(index_key: IndexKey) -> bool:
+    return index_key[0] is not None and index_key[1] is not None
+
+
 class TransactionLog:
     def __init__(self) -> None:
         # By the id's UTF-8 bytes (the tail of every sort key).
         self._framed: dict[bytes, bytes] = {}
         self._open: dict[tuple[str, str], str] = {}  # (station, connector) -> open transaction id
         self._indexes: dict[IndexKey, key_index.Index] = {}
+        # (station, central system) pairs with transactions; a pair's own
+        # indexes exist only once a page has asked for them (_pair_index).
+        self._pairs: set[tuple[str, int]] = set()
 
     def __len__(self) -> int:
         return len(self._framed)
@@ -156,8 +170,10 @@ class TransactionLog:
         for t in transactions:
             key = sort_key(t.started_at, t.id)
             self._framed[key[_KEY_TIME_BYTES:]] = frame(t)
+            self._pairs.add((t.station_id, t.central_system_id))
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
-                batches.setdefault(index_key, []).append(key)
+                if index_key in self._indexes or not _is_pair(index_key):
+                    batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
         self.index_keys(batches)
 
@@ -225,7 +241,8 @@ class TransactionLog:
             raise errors.invalid(bad)
         key = sort_key(current.started_at, transaction_id)
         for index_key in _index_keys(current.station_id, current.central_system_id, True):
-            self._indexes[index_key].remove(key)
+            if index_key in self._indexes or not _is_pair(index_key):
+                self._indexes[index_key].remove(key)
         del self._open[(current.station_id, current.connector_id)]
         del self._framed[transaction_id.encode()]
         self.add([ended])
@@ -234,6 +251,8 @@ class TransactionLog:
     def page(self, cursor: Cursor, offset: int, station_id: str, central_system_id: int, active_only: bool) -> bytes:
         """A serialized GetAllTransactionsResponse for these (validated) arguments."""
         index = self._indexes.get((station_id or None, central_system_id or None, active_only))
+        if index is None and station_id and central_system_id:
+            index = self._pair_index(station_id, central_system_id, active_only)
         if index is None:
             return encode_page([], 0)
         total = len(index)
@@ -243,6 +262,33 @@ class TransactionLog:
             total,
             cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),)),
         )
+
+    def add_pairs(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Note that pairs (station, central system) have transactions, for
+        keys a batch puts straight into index_keys; an index already made
+        for one of them is dropped, to be made again with the new keys."""
+        pairs = set(pairs)
+        if self._indexes:
+            for station_id, central_system_id in pairs.intersection(self._pairs):
+                for active in (False, True):
+                    self._indexes.pop((station_id, central_system_id, active), None)
+        self._pairs |= pairs
+
+    def _pair_index(self, station_id: str, central_system_id: int, active_only: bool) -> key_index.Index | None:
+        """The index of a station's transactions with one central system,
+        made from the station's index and kept from then on; None when the
+        pair has no transactions."""
+        station_index = self._indexes.get((station_id, None, active_only))
+        if station_index is None or (station_id, central_system_id) not in self._pairs:
+            return None
+        framed = self._framed
+        keys = [
+            key
+            for key in station_index
+            if unframe(framed[key[_KEY_TIME_BYTES:]]).central_system_id == central_system_id
+        ]
+        index = self._indexes[(station_id, central_system_id, active_only)] = key_index.build(keys)
+        return index
 
     def snapshot(self) -> list[bytes]:
         return [self._framed[k] for k in sorted(self._framed)]
