@@ -21,6 +21,7 @@ from ocpp_broker_protos.connection.v1.connection_pb2 import ConnectionInfo
 from ocpp_broker_protos.mapping.v1.mapping_pb2 import Mapping
 from ocpp_broker_protos.progress import Progress
 from ocpp_broker_protos.reference import (
+    ApiError,
     FixtureError,
     Store,
     fixtures,
@@ -266,6 +267,24 @@ def test_a_record_off_the_plain_shape_goes_row_by_row_to_the_same_state(change):
     assert load_fixtures({"transactions": records}).snapshot() == Store().snapshot() | {
         "transactions": via_dict.snapshot()
     }
+
+
+@pytest.mark.parametrize("field", ["id", "station_id", "connector_id", "central_system_id", "started_at", "ended_at"])
+def test_any_json_value_in_any_transaction_field_loads_as_parse_dict_would(field):
+    for value in [*ODD_VALUES, *ODD_TIMES[:3]]:
+        records = fleet(3, 4)
+        records[5] = {**records[5], field: value}
+        try:
+            via_dict = TransactionLog()
+            via_dict.add([json_format.ParseDict(r, Transaction()) for r in records])
+            expected: object = Store().snapshot() | {"transactions": via_dict.snapshot()}
+        except (json_format.ParseError, ApiError):
+            expected = FixtureError
+        try:
+            got: object = load_fixtures({"transactions": records}).snapshot()
+        except FixtureError:
+            got = FixtureError
+        assert got == expected, (field, value)
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,8 @@ class Batch:
         # The lists of all and of all open transactions are made at commit.
         self._lists: dict[IndexKey, list[bytes]] = {}
         self._triples: dict[tuple[str, str, int], _Triple] = {}  # only valid ones
-        self._stations: set[str] = set()  # valid ones
+        # Valid stations, each with its list (also in _lists).
+        self._station_lists: dict[str, list[bytes]] = {}
         self._systems: set[int] = set()  # the central systems of those triples
         self._nanos: dict[int, bytes] = {}  # value -> encoded field
         self._heads: dict[bytes, dict[int, bytes]] = {}  # see _timestamp_fields
@@ -145,16 +146,20 @@ class Batch:
                 0 < len(connector) <= validation.CONNECTOR_ID_MAX
                 and (connector.isascii() or validation.utf8_encodable(connector))
                 and 0 < cs <= validation.INT32_MAX
-                and (station in self._stations or not validation.station_id(station))
+                and (station in self._station_lists or not validation.station_id(station))
             ):
                 return None
-            self._stations.add(station)
             self._systems.add(cs)
             lists = self._lists
+            by_station = self._station_lists.get(station)
+            if by_station is None:
+                by_station = self._station_lists[station] = lists.setdefault(
+                    (station, None, False), UnsortedSmallIndex()
+                )
             fields = _delimited(_STATION, station.encode()) + _delimited(_CONNECTOR, connector.encode())
             found = self._triples[(station, connector, cs)] = _Triple(
                 fields + _CENTRAL_SYSTEM + varint(cs),
-                lists.setdefault((station, None, False), UnsortedSmallIndex()),
+                by_station,
                 lists.setdefault((None, cs, False), UnsortedSmallIndex()),
             )
         return found
@@ -164,7 +169,8 @@ class Batch:
         if not triples:
             return True
         stations, connectors, systems = (list(column) for column in zip(*triples, strict=True))
-        new_stations = set(stations).difference(self._stations)
+        station_lists = self._station_lists
+        new_stations = list(set(stations).difference(station_lists))
         if not validation.all_station_ids(new_stations):
             return False
         for connector in set(connectors):
@@ -175,11 +181,12 @@ class Batch:
                 return False
         if not all(0 < cs <= validation.INT32_MAX for cs in set(systems)):
             return False
-        self._stations |= new_stations
         self._systems.update(systems)
         lists = self._lists
-        _add_lists(lists, zip(repeat(None), systems, repeat(False)))
-        _add_lists(lists, zip(new_stations, repeat(None), repeat(False)))
+        new_lists = list(map(UnsortedSmallIndex, repeat((), len(new_stations))))
+        station_lists.update(zip(new_stations, new_lists, strict=True))
+        lists.update(zip(zip(new_stations, repeat(None), repeat(False)), new_lists, strict=True))
+        system_lists = {cs: lists.setdefault((None, cs, False), UnsortedSmallIndex()) for cs in set(systems)}
         # A fleet has few connector names and central systems: each is encoded once.
         connector_fields = {c: _delimited(_CONNECTOR, c.encode()) for c in set(connectors)}
         system_fields = {cs: _CENTRAL_SYSTEM + varint(cs) for cs in set(systems)}
@@ -196,11 +203,11 @@ class Batch:
             zip(
                 zip(stations, connectors, systems, strict=True),
                 map(
-                    _NEW_TRIPLE,  # from (fields, list, list, list), in C
+                    _NEW_TRIPLE,  # from (fields, list, list), in C
                     zip(
                         heads,
-                        map(lists.__getitem__, zip(stations, repeat(None), repeat(False))),
-                        map(lists.__getitem__, zip(repeat(None), systems, repeat(False))),
+                        map(station_lists.__getitem__, stations),
+                        map(system_lists.__getitem__, systems),
                         strict=True,
                     ),
                 ),
@@ -268,18 +275,20 @@ class Batch:
         # Each record of six fields has ended_at, and not as null.
         if ends.count(None) != sizes.count(5):
             return False
-        if not (
-            set(map(type, ids)) == set(map(type, stations)) == set(map(type, connectors)) == {str}
-            and set(map(type, systems)) == {int}
-            and set(map(type, ends)) <= {str, type(None)}
-        ):
+        if set(map(type, systems)) != {int}:  # (not bool)
             return False
-        # Field rules.
-        lengths = set(map(len, ids))
-        if min(lengths) < 1 or max(lengths) > validation.TRANSACTION_ID_MAX or not "".join(ids).isascii():
-            return False
-        triples = list(zip(stations, connectors, systems, strict=True))
-        if not self._add_triples(set(triples).difference(self._triples)):
+        # Field rules. A value of another JSON type than str in a text field
+        # fails a step below with TypeError (len, join, hashing, the station
+        # and connector checks) before anything is kept; times are checked
+        # by _times.
+        try:
+            lengths = set(map(len, ids))
+            if min(lengths) < 1 or max(lengths) > validation.TRANSACTION_ID_MAX or not "".join(ids).isascii():
+                return False
+            triples = list(zip(stations, connectors, systems, strict=True))
+            if not self._add_triples(set(triples).difference(self._triples)):
+                return False
+        except TypeError:
             return False
         is_closed = list(map(is_not, ends, repeat(None)))
         closed = list(compress(range(len(ends)), is_closed))
@@ -431,26 +440,28 @@ def _elapsed(times: tuple[list[int], list[int]]) -> list[int]:
 
 def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
     """(seconds, nanos) columns of plain RFC 3339 texts, or None when any is not."""
-    if not texts:
-        return [], []
-    if set(map(type, texts)) != {str}:
-        return None
     # "YYYY-MM-DDTHH", ":MM:SS" and the fraction with its Z, each looked up
-    # in a table that holds only valid texts (rfc3339), so hits are the check.
-    hour_seconds = list(map(rfc3339.HOURS.get, map(_HOUR, texts)))
-    if None in hour_seconds:
-        if None in map(rfc3339.hour, set(map(_HOUR, texts)).difference(rfc3339.HOURS)):
-            return None
-        hour_seconds = list(map(rfc3339.HOURS.__getitem__, map(_HOUR, texts)))
-    minute_seconds = list(map(rfc3339.MINUTES.get, map(_MINUTE, texts)))
-    if None in minute_seconds:
+    # in a table that holds only valid texts (rfc3339), so hits are the
+    # check: a miss raises KeyError, and a value that is not a string fails
+    # its first slice or lookup with TypeError.
+    try:
+        try:
+            hour_seconds = list(map(rfc3339.HOURS.__getitem__, map(_HOUR, texts)))
+        except KeyError:  # an hour not seen before, or no hour
+            if None in map(rfc3339.hour, set(map(_HOUR, texts)).difference(rfc3339.HOURS)):
+                return None
+            hour_seconds = list(map(rfc3339.HOURS.__getitem__, map(_HOUR, texts)))
+        minute_seconds = list(map(rfc3339.MINUTES.__getitem__, map(_MINUTE, texts)))
+        try:
+            nanos = list(map(rfc3339.SUFFIXES.__getitem__, map(_SUFFIX, texts)))
+        except KeyError:  # more than three digits, or no fraction and Z
+            found = list(map(rfc3339.suffix, map(_SUFFIX, texts)))
+            if None in found:
+                return None
+            nanos = cast(list[int], found)
+    except (KeyError, TypeError):
         return None
-    nanos = list(map(rfc3339.SUFFIXES.get, map(_SUFFIX, texts)))
-    if None in nanos:
-        nanos = list(map(rfc3339.suffix, map(_SUFFIX, texts)))
-        if None in nanos:
-            return None
-    return list(map(add, hour_seconds, minute_seconds)), cast(list[int], nanos)
+    return list(map(add, hour_seconds, minute_seconds)), nanos
 
 
 def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:
