@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
+from itertools import accumulate
 
 import pytest
 
@@ -21,7 +22,7 @@ def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.
     for _ in range(8):
         start = rng.randint(0, n)
         stop = rng.randint(start, n + small_max)
-        assert index.values(start, stop, values_of) == values[start:stop]
+        assert b"".join(index.parts(start, stop, values_of)) == b"".join(values[start:stop])
     for probe in (b"", b"\xff" * 7, rng.randbytes(6), *rng.sample(keys, min(3, n))):
         assert index.bisect_right(probe) == bisect_right(keys, probe)
     for position in rng.sample(range(n), min(5, n)):
@@ -31,8 +32,11 @@ def _check(index: Index, model: dict[bytes, bytes], small_max: int, rng: random.
         chunks = index._keys
         assert all(0 < len(chunk) <= 2 * small_max for chunk in chunks)
         assert index._maxes == [chunk[-1] for chunk in chunks]
-        for chunk, kept in zip(chunks, index._values, strict=True):
-            assert kept is None or kept == [model[key] for key in chunk]
+        for chunk, kept in zip(chunks, index._joined, strict=True):
+            assert kept is None or (bytes(kept[0]), list(kept[1])) == (
+                b"".join(model[key] for key in chunk),
+                list(accumulate((len(model[key]) for key in chunk), initial=0)),
+            )
 
 
 def _values_of(model: dict[bytes, bytes]) -> key_index.ValuesOf:
@@ -57,23 +61,21 @@ def test_an_index_matches_a_sorted_dict_through_inserts_removals_and_reads(monke
             for key in rng.sample(sorted(model), min(len(model), rng.randint(1, small_max))):
                 index.remove(key)
                 model[key] = rng.randbytes(5)
-                index = key_index.merged(index, [key], _values_of(model))
+                index = key_index.merged(index, [key])
         else:
             size = rng.choice([1, 2, small_max // 2 + 1, small_max, 3 * small_max])
             new = {rng.randbytes(6): rng.randbytes(4) for _ in range(size)}
             new = {key: value for key, value in new.items() if key not in model}
             model.update(new)
-            if index is None:
-                index = key_index.build(UnsortedSmallIndex(new))  # as loading makes them
-            else:
-                index = key_index.merged(index, list(new), _values_of(model))
+            # The first as loading makes them.
+            index = key_index.build(UnsortedSmallIndex(new)) if index is None else key_index.merged(index, list(new))
         kinds.add(type(index))
         _check(index, model, small_max, rng)
         kinds.add(type(index))
         if isinstance(index, LargeIndex):
-            read_chunks = max(read_chunks, sum(kept is not None for kept in index._values))
+            read_chunks = max(read_chunks, sum(kept is not None for kept in index._joined))
     assert kinds == {UnsortedSmallIndex, SmallIndex, LargeIndex}
-    assert read_chunks > 1  # values were kept, and kept in step, across changes
+    assert read_chunks > 1  # chunks were read and joined
 
 
 @pytest.mark.parametrize("size", [2, key_index.SMALL_MAX + 1, 5 * key_index.SMALL_MAX])
@@ -97,20 +99,25 @@ def test_a_large_index_reads_a_chunk_once():
     index = key_index.build(list(keys))
     asked: list[int] = []
 
-    def values_of(chunk: list[bytes]) -> list[bytes]:
+    def values_of(chunk: list[bytes]) -> list[key_index.Part]:
         asked.append(len(chunk))
         return [key[::-1] for key in chunk]
 
     for _ in range(3):
-        assert index.values(10, 20, values_of) == [key[::-1] for key in keys[10:20]]
+        assert b"".join(index.parts(10, 20, values_of)) == b"".join(key[::-1] for key in keys[10:20])
     assert asked == [key_index.SMALL_MAX]
+    # A page across two chunks is a piece of each; a change drops a chunk's bytes.
+    assert len(index.parts(990, 1010, values_of)) == 2
+    index.remove(keys[5])
+    assert b"".join(index.parts(10, 20, values_of)) == b"".join(key[::-1] for key in keys[11:21])
+    assert asked == [key_index.SMALL_MAX, key_index.SMALL_MAX, key_index.SMALL_MAX - 1]
 
 
 @pytest.mark.parametrize("size", [key_index.SMALL_MAX - 1, key_index.SMALL_MAX, key_index.SMALL_MAX + 1])
 def test_past_small_max_keys_an_index_is_large_whether_built_or_grown(size):
     keys = [i.to_bytes(4, "big") for i in range(size)]
     built = key_index.build(list(keys))
-    grown = key_index.merged(key_index.build(keys[:1]), keys[1:], lambda chunk: chunk)
+    grown = key_index.merged(key_index.build(keys[:1]), keys[1:])
     for index in (built, grown):
         assert isinstance(index, LargeIndex if size > key_index.SMALL_MAX else SmallIndex)
         assert list(index) == keys
@@ -127,8 +134,8 @@ def test_key_at_refuses_positions_outside_the_index(size):
 UNSORTED_CALLS = {
     "bisect_right": lambda index: index.bisect_right(b"k5"),
     "key_at": lambda index: index.key_at(2),
-    "values": lambda index: index.values(1, 4, lambda keys: [key.upper() for key in keys]),
-    "insert_key": lambda index: (index.insert_key(b"k55", lambda keys: keys), list(index))[1],
+    "parts": lambda index: index.parts(1, 4, lambda keys: [key.upper() for key in keys]),
+    "insert_key": lambda index: (index.insert_key(b"k55"), list(index))[1],
     "remove": lambda index: (index.remove(b"k3"), list(index))[1],
 }
 

@@ -3,31 +3,33 @@
 A page of transactions is the framed bytes of a run of keys. A
 :class:`SmallIndex` (at most ``SMALL_MAX`` keys) looks them up when it is
 read. A :class:`LargeIndex` keeps its keys in chunks and, once a chunk has
-been read, that chunk's framed bytes beside it, kept in step by every insert
-and removal: a page of a large index is then a slice, not a lookup per item.
-Loading builds no values at all, and memory goes only to chunks clients read.
+been read, that chunk's framed bytes joined into one buffer beside it: a page
+of a large index is then a slice of a buffer or two, copied once into the
+response, not a lookup and a copy per item. A change to a chunk drops its
+buffer, and the next read of the chunk joins it again (transactions are
+written far less often than read: no RPC writes them). Loading builds no
+buffers at all, and memory goes only to chunks clients read.
 
-A fleet's history has an index per station (and per station and central
-system, and their open transactions): hundreds of thousands of indexes of a
-few keys each, most of which no client ever reads: loading leaves them
-unsorted (:class:`UnsortedSmallIndex`) until a first read needs their order.
-A sorted Python list holds them at the cost of its pointers;
-an index that grows past ``SMALL_MAX`` keys becomes a LargeIndex, whose
-chunks of at most ``2 * SMALL_MAX`` keys keep an insert or a removal to one
-chunk's pointers.
+A fleet's history has an index per station (and per central system, and
+their open transactions): hundreds of thousands of indexes of a few keys
+each, most of which no client ever reads: loading leaves them unsorted
+(:class:`UnsortedSmallIndex`) until a first read needs their order. A sorted
+Python list holds them at the cost of its pointers; an index that grows past
+``SMALL_MAX`` keys becomes a LargeIndex, whose chunks of at most
+``2 * SMALL_MAX`` keys keep an insert or a removal to one chunk's pointers.
 
-Both kinds answer ``len``, ``bisect_right``, ``key_at``, ``values``,
+Both kinds answer ``len``, ``bisect_right``, ``key_at``, ``parts``,
 ``insert_key`` and ``remove`` (KeyError for a missing key); use
 :func:`build` and :func:`merged` to make and grow one, since growing may
-change its kind. Values come from a ``values_of`` function (a list of keys
-to a new list of their framed transactions, which a LargeIndex keeps and
-changes), given with each call that may need them. Reading may fill a
-chunk, so reads change state too: not thread-safe, the Store's lock guards
-every call.
+change its kind. A page's bytes come from ``parts``, pieces to join, made
+with a ``values_of`` function (a list of keys to a new list of their framed
+transactions). Reading may join a chunk, so reads change state too: not
+thread-safe, the Store's lock guards every call.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator
 from itertools import accumulate, chain
@@ -36,7 +38,9 @@ from typing import TypeAlias
 #: Past this many keys an index is a LargeIndex; also its chunks' usual size.
 SMALL_MAX = 1000
 
-ValuesOf = Callable[[list[bytes]], list[bytes]]
+#: A piece of a page's bytes.
+Part: TypeAlias = bytes | memoryview
+ValuesOf = Callable[[list[bytes]], list[Part]]
 
 
 class SmallIndex(list[bytes]):
@@ -52,10 +56,10 @@ class SmallIndex(list[bytes]):
             raise IndexError(position)
         return self[position]
 
-    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
+    def parts(self, start: int, stop: int, values_of: ValuesOf) -> list[Part]:
         return values_of(self[start:stop])
 
-    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
+    def insert_key(self, key: bytes) -> None:
         insort(self, key)
 
     def remove(self, key: bytes) -> None:
@@ -79,11 +83,11 @@ class UnsortedSmallIndex(SmallIndex):
     def key_at(self, position: int) -> bytes:
         return _sorted(self).key_at(position)
 
-    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
-        return _sorted(self).values(start, stop, values_of)
+    def parts(self, start: int, stop: int, values_of: ValuesOf) -> list[Part]:
+        return _sorted(self).parts(start, stop, values_of)
 
-    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
-        _sorted(self).insert_key(key, values_of)
+    def insert_key(self, key: bytes) -> None:
+        _sorted(self).insert_key(key)
 
     def remove(self, key: bytes) -> None:
         _sorted(self).remove(key)
@@ -96,14 +100,16 @@ def _sorted(keys: SmallIndex) -> SmallIndex:
 
 
 class LargeIndex:
-    """Sorted keys in chunks; a chunk's values once it has been read."""
+    """Sorted keys in chunks; a chunk's values, joined, once it has been read."""
 
-    __slots__ = ("_keys", "_len", "_maxes", "_starts", "_values")
+    __slots__ = ("_joined", "_keys", "_len", "_maxes", "_starts")
 
     def __init__(self, keys: list[bytes]) -> None:
         """keys sorted and unique."""
         self._keys = [keys[at : at + SMALL_MAX] for at in range(0, len(keys), SMALL_MAX)]
-        self._values: list[list[bytes] | None] = [None] * len(self._keys)
+        # Per chunk: its values joined, and where each starts in them (plus
+        # the end); None until a read needs them, and again after a change.
+        self._joined: list[tuple[memoryview, array[int]] | None] = [None] * len(self._keys)
         self._maxes = [chunk[-1] for chunk in self._keys]
         # Where each chunk starts, plus the length; None after a change, made
         # again on the next positional read (O(number of chunks), in C).
@@ -134,30 +140,37 @@ class LargeIndex:
         chunk = bisect_right(starts, position) - 1
         return self._keys[chunk][position - starts[chunk]]
 
-    def values(self, start: int, stop: int, values_of: ValuesOf) -> list[bytes]:
-        """The values at positions [start, stop), as a list slice would give them."""
+    def parts(self, start: int, stop: int, values_of: ValuesOf) -> list[Part]:
+        """The values at positions [start, stop) as one piece per chunk."""
         stop = min(stop, self._len)
         if start >= stop:
             return []
         starts = self._chunk_starts()
         chunk = bisect_right(starts, start) - 1
-        at = start - starts[chunk]
-        found = self._chunk_values(chunk, values_of)[at : at + stop - start]
-        while len(found) < stop - start:
-            chunk += 1
-            found += self._chunk_values(chunk, values_of)[: stop - start - len(found)]
+        at, left = start - starts[chunk], stop - start
+        found: list[Part] = []
+        while left:
+            joined, offsets = self._joined_chunk(chunk, values_of)
+            end = min(at + left, len(offsets) - 1)
+            found.append(joined[offsets[at] : offsets[end]])
+            left -= end - at
+            chunk, at = chunk + 1, 0
         return found
 
-    def _chunk_values(self, chunk: int, values_of: ValuesOf) -> list[bytes]:
-        values = self._values[chunk]
-        if values is None:
-            values = self._values[chunk] = values_of(self._keys[chunk])
-        return values
+    def _joined_chunk(self, chunk: int, values_of: ValuesOf) -> tuple[memoryview, array[int]]:
+        joined = self._joined[chunk]
+        if joined is None:
+            values = values_of(self._keys[chunk])
+            joined = self._joined[chunk] = (
+                memoryview(b"".join(values)),
+                array("Q", accumulate(map(len, values), initial=0)),
+            )
+        return joined
 
-    def insert_key(self, key: bytes, values_of: ValuesOf) -> None:
+    def insert_key(self, key: bytes) -> None:
         maxes = self._maxes
         if not maxes:
-            self._keys, self._values, self._maxes = [[key]], [None], [key]
+            self._keys, self._joined, self._maxes = [[key]], [None], [key]
             self._len, self._starts = 1, None
             return
         chunk = bisect_left(maxes, key)
@@ -166,9 +179,7 @@ class LargeIndex:
         keys = self._keys[chunk]
         at = bisect_right(keys, key)
         keys.insert(at, key)
-        values = self._values[chunk]
-        if values is not None:
-            values[at:at] = values_of([key])
+        self._joined[chunk] = None
         if at == len(keys) - 1:
             maxes[chunk] = key
         self._len += 1
@@ -183,33 +194,28 @@ class LargeIndex:
         if at == len(keys) or keys[at] != key:
             raise KeyError(key)
         del keys[at]
-        values = self._values[chunk]
-        if values is not None:
-            del values[at]
+        self._joined[chunk] = None
         self._len -= 1
         self._starts = None
         if not keys:
-            del self._keys[chunk], self._values[chunk], self._maxes[chunk]
+            del self._keys[chunk], self._joined[chunk], self._maxes[chunk]
             return
         self._maxes[chunk] = keys[-1]
         if len(keys) < SMALL_MAX // 2 and len(self._keys) > 1:
             # Join a thin chunk to a neighbour, so that chunks stay few.
             left = chunk - 1 if chunk == len(self._keys) - 1 else chunk
-            first, second = self._values[left : left + 2]
             self._keys[left : left + 2] = [self._keys[left] + self._keys[left + 1]]
-            self._values[left : left + 2] = [None if first is None or second is None else first + second]
+            self._joined[left : left + 2] = [None]
             del self._maxes[left]
             if len(self._keys[left]) > 2 * SMALL_MAX:
                 self._split(left)
 
     def _split(self, chunk: int) -> None:
-        keys, values = self._keys[chunk], self._values[chunk]
+        keys = self._keys[chunk]
         half = len(keys) // 2
         self._keys.insert(chunk + 1, keys[half:])
-        self._values.insert(chunk + 1, None if values is None else values[half:])
+        self._joined[chunk : chunk + 1] = [None, None]
         del keys[half:]
-        if values is not None:
-            del values[half:]
         self._maxes.insert(chunk, keys[-1])
 
 
@@ -229,7 +235,7 @@ def build(keys: list[bytes]) -> Index:
     return keys if isinstance(keys, SmallIndex) else SmallIndex(keys)
 
 
-def merged(index: Index, keys: list[bytes], values_of: ValuesOf) -> Index:
+def merged(index: Index, keys: list[bytes]) -> Index:
     """index with keys (new ones) added: the same object, or a new one when
     it outgrows its kind or when rebuilding beats inserting one by one."""
     # Inserting costs a chunk's pointers per key; rebuilding, the whole index once.
@@ -239,6 +245,6 @@ def merged(index: Index, keys: list[bytes], values_of: ValuesOf) -> Index:
     if one_by_one:
         insert = index.insert_key
         for key in keys:
-            insert(key, values_of)
+            insert(key)
         return index
     return build([*index, *keys])

@@ -78,10 +78,11 @@ def unframe(framed: bytes) -> Transaction:
     return GetAllTransactionsResponse.FromString(framed).transactions[0]
 
 
-def encode_page(parts: list[bytes], total: int, next_page_token: str = "") -> bytes:
+def encode_page(parts: list[key_index.Part], total: int, next_page_token: str = "") -> bytes:
     """A serialized GetAllTransactionsResponse, byte for byte what
     SerializeToString gives: fields in number order, zero values left out.
-    parts, the framed transactions, is extended with the other fields."""
+    parts, the framed transactions in pieces, is extended with the other
+    fields."""
     # One join: appending to the joined items would copy the whole page again.
     if total:
         parts.append(_TOTAL_COUNT_TAG + wire.varint(total))
@@ -188,9 +189,7 @@ class TransactionLog:
         for index_key, keys in batches.items():
             if keys:
                 index = indexes.get(index_key)
-                indexes[index_key] = (
-                    key_index.build(keys) if index is None else key_index.merged(index, keys, self._values_of)
-                )
+                indexes[index_key] = key_index.build(keys) if index is None else key_index.merged(index, keys)
 
     def _adopt(self, lists: dict[IndexKey, list[bytes]]) -> None:
         """Take lists as the indexes of a log that has none: hundreds of
@@ -220,7 +219,7 @@ class TransactionLog:
                 del indexes[index_key]
         self._indexes = indexes
 
-    def _values_of(self, keys: list[bytes]) -> list[bytes]:
+    def _values_of(self, keys: list[bytes]) -> list[key_index.Part]:
         """The framed transactions of keys, found by the id each key ends with."""
         return list(map(self._framed.__getitem__, map(_ID_OF_KEY, keys)))
 
@@ -258,7 +257,7 @@ class TransactionLog:
         total = len(index)
         start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
         return encode_page(
-            index.values(start, stop, self._values_of),
+            index.parts(start, stop, self._values_of),
             total,
             cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),)),
         )
