@@ -227,9 +227,9 @@ class TotalCountOfThePage(_PagedLists):
 
 
 def _tokens_not_bound_to_filters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A token's digest leaves out the request's filters and view: it verifies with any."""
-    original = paging.Listing._digest
-    monkeypatch.setattr(paging.Listing, "_digest", lambda self, binding, body: original(self, (), body))
+    """A token's check leaves out the request's filters and view: it verifies with any."""
+    original = paging.Listing._check
+    monkeypatch.setattr(paging.Listing, "_check", lambda self, binding, body: original(self, (), body))
 
 
 def _without_error_info(error: errors.ApiError) -> grpc.Status:

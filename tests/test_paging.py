@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
+import struct
+import zlib
 from typing import Any
 
 import grpc
@@ -17,7 +20,7 @@ from ocpp_broker_protos.connection.v1.connection_pb2 import (
     GetWorkerRequest,
 )
 from ocpp_broker_protos.connection.v1.connection_pb2_grpc import ConnectionServiceStub
-from ocpp_broker_protos.reference import Store
+from ocpp_broker_protos.reference import Store, paging
 from tests.paged_lists import (
     CENTRAL_SYSTEMS,
     MAPPINGS,
@@ -201,7 +204,7 @@ def garbage_tokens(valid: str) -> list[str]:
         valid + "A",  # extended
         valid + "=",  # not the canonical spelling
         base64.urlsafe_b64encode(b"\x00" * 40).decode(),
-        _tampered(valid),  # one bit of the digest flipped
+        _tampered(valid),  # one bit of the check flipped
         _tampered(valid, at=3),  # one bit of the key flipped: no longer the position it was issued for
     ]
 
@@ -316,3 +319,31 @@ def test_a_view_outside_the_enum_is_invalid(fleet, ocpp_channel, view):
         {"view"},
         fleet,
     )
+
+
+KEY_SAMPLES: dict[type, list[Any]] = {
+    int: [0, -1, 2**63 - 1, -(2**63)],
+    str: ["", "é", "CP-1"],
+    bytes: [b"", b"\x00\xff", b"k" * 300],
+}
+
+
+def _part(value: Any) -> bytes:
+    if isinstance(value, int):
+        return struct.pack(">q", value)
+    raw = value.encode() if isinstance(value, str) else value
+    return struct.pack(">H", len(raw)) + raw
+
+
+@pytest.mark.parametrize(
+    "listing", [paging.CENTRAL_SYSTEMS, paging.MAPPINGS, paging.WORKERS, paging.WORKER_CONNECTIONS, paging.TRANSACTIONS]
+)
+def test_a_token_is_the_versioned_layout_of_its_key_and_decodes_to_it(listing):
+    binding = ("CP-1", 2, False)
+    for key in itertools.product(*(KEY_SAMPLES[kind] for kind in listing.key_types)):
+        token = listing.token(binding, key)
+        assert listing.token_bytes(binding, key) == token.encode()
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = struct.pack(">BB", paging.VERSION, listing.number) + b"".join(map(_part, key))
+        assert raw == body + struct.pack(">I", zlib.crc32(repr(binding).encode() + body))
+        assert listing.cursor(1, token, binding).after == key

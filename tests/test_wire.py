@@ -93,7 +93,7 @@ def test_a_hand_assembled_page_equals_the_serialized_message(count: int, request
 
 def test_encode_page_carries_every_field_in_number_order() -> None:
     items = _transactions(2)
-    raw = encode_page([frame(t) for t in items], 300, "token-é")
+    raw = encode_page([frame(t) for t in items], 300, "token-é".encode())
     assert (
         raw
         == GetAllTransactionsResponse(

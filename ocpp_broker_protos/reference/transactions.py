@@ -78,7 +78,7 @@ def unframe(framed: bytes) -> Transaction:
     return GetAllTransactionsResponse.FromString(framed).transactions[0]
 
 
-def encode_page(parts: list[key_index.Part], total: int, next_page_token: str = "") -> bytes:
+def encode_page(parts: list[key_index.Part], total: int, next_page_token: bytes = b"") -> bytes:
     """A serialized GetAllTransactionsResponse, byte for byte what
     SerializeToString gives: fields in number order, zero values left out.
     parts, the framed transactions in pieces, is extended with the other
@@ -87,8 +87,7 @@ def encode_page(parts: list[key_index.Part], total: int, next_page_token: str = 
     if total:
         parts.append(_TOTAL_COUNT_TAG + wire.varint(total))
     if next_page_token:
-        token = next_page_token.encode()
-        parts.append(_NEXT_PAGE_TOKEN_TAG + wire.varint(len(token)) + token)
+        parts.append(_NEXT_PAGE_TOKEN_TAG + wire.varint(len(next_page_token)) + next_page_token)
     return b"".join(parts)
 
 
@@ -259,7 +258,7 @@ class TransactionLog:
         return encode_page(
             index.parts(start, stop, self._values_of),
             total,
-            cursor.next_token(stop, total, lambda: (index.key_at(stop - 1),)),
+            cursor.next_token_bytes(stop, total, lambda: (index.key_at(stop - 1),)),
         )
 
     def add_pairs(self, pairs: Iterable[tuple[str, int]]) -> None:
