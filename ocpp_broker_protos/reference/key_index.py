@@ -131,12 +131,12 @@ class LargeIndex:
         chunk = bisect_right(self._maxes, key)
         if chunk == len(self._keys):
             return self._len
-        return self._chunk_starts()[chunk] + bisect_right(self._keys[chunk], key)
+        return (self._starts or self._chunk_starts())[chunk] + bisect_right(self._keys[chunk], key)
 
     def key_at(self, position: int) -> bytes:
         if not 0 <= position < self._len:
             raise IndexError(position)
-        starts = self._chunk_starts()
+        starts = self._starts or self._chunk_starts()
         chunk = bisect_right(starts, position) - 1
         return self._keys[chunk][position - starts[chunk]]
 
@@ -145,26 +145,25 @@ class LargeIndex:
         stop = min(stop, self._len)
         if start >= stop:
             return []
-        starts = self._chunk_starts()
+        # (Calls inlined: a page of a large index is the most common read.)
+        starts = self._starts or self._chunk_starts()
         chunk = bisect_right(starts, start) - 1
         at, left = start - starts[chunk], stop - start
         found: list[Part] = []
         while left:
-            joined, offsets = self._joined_chunk(chunk, values_of)
+            joined, offsets = self._joined[chunk] or self._join(chunk, values_of)
             end = min(at + left, len(offsets) - 1)
             found.append(joined[offsets[at] : offsets[end]])
             left -= end - at
             chunk, at = chunk + 1, 0
         return found
 
-    def _joined_chunk(self, chunk: int, values_of: ValuesOf) -> tuple[memoryview, array[int]]:
-        joined = self._joined[chunk]
-        if joined is None:
-            values = values_of(self._keys[chunk])
-            joined = self._joined[chunk] = (
-                memoryview(b"".join(values)),
-                array("Q", accumulate(map(len, values), initial=0)),
-            )
+    def _join(self, chunk: int, values_of: ValuesOf) -> tuple[memoryview, array[int]]:
+        values = values_of(self._keys[chunk])
+        joined = self._joined[chunk] = (
+            memoryview(b"".join(values)),
+            array("Q", accumulate(map(len, values), initial=0)),
+        )
         return joined
 
     def insert_key(self, key: bytes) -> None:

@@ -180,7 +180,7 @@ class Listing:
         after = self._key(page_token, binding) if page_token else None
         default_size, max_size = (self.default_size, MAX_PAGE_SIZE) if sizes is None else sizes
         size = default_size if page_size == 0 else min(page_size, max_size)
-        return Cursor(self, binding, after, size)
+        return _new_cursor((self, binding, after, size))
 
 
 class Cursor(NamedTuple):
@@ -223,6 +223,9 @@ class Cursor(NamedTuple):
     def page(self, items: list[T], stop: int, lo: int, hi: int, last_key: Callable[[], Key]) -> Page[T]:
         return Page(items, self.next_token(stop, hi, last_key), hi - lo)
 
+
+# A Cursor made in C, without NamedTuple's __new__ in Python: one is made per list call.
+_new_cursor = functools.partial(tuple.__new__, Cursor)
 
 CENTRAL_SYSTEMS = Listing(1, "ListCentralSystems", (int,))
 MAPPINGS = Listing(2, "GetAllMappings", (str, int))
