@@ -202,6 +202,9 @@ class TransactionServicer:
     bytes: no message is built or serialized per transaction. (So it does
     not derive from the generated servicer, whose method returns a message.)"""
 
+    #: Its methods return serialized responses, which gRPC sends as they are.
+    answers_serialized = True
+
     def __init__(self, store: Store) -> None:
         self._store = store
 
@@ -238,18 +241,15 @@ def _tolerant(parse: Callable[[bytes], Message]) -> Callable[[bytes], Message | 
     return deserialize
 
 
-def _serialize(response: Message | bytes) -> bytes:
-    # Bytes are a response the servicer already encoded.
-    return response if isinstance(response, bytes) else response.SerializeToString()
-
-
 def _generic_handler(servicer: object, module: Any, service_name: str) -> grpc.GenericRpcHandler:
     service = module.DESCRIPTOR.services_by_name[service_name]
+    serialized = getattr(servicer, "answers_serialized", False)
     handlers = {
         method.name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=_tolerant(getattr(module, method.input_type.name).FromString),
-            response_serializer=_serialize,
+            # The response type's own method, called by gRPC without a Python frame in between.
+            response_serializer=None if serialized else getattr(module, method.output_type.name).SerializeToString,
         )
         for method in service.methods
     }
