@@ -214,7 +214,7 @@ class Cursor(NamedTuple):
 
     def next_token(self, stop: int, hi: int, last_key: Callable[[], Key]) -> str:
         """The token after position stop, or "" when no match follows it."""
-        return self.listing.token(self.binding, last_key()) if stop < hi else ""
+        return self.next_token_bytes(stop, hi, last_key).decode("ascii")
 
     def next_token_bytes(self, stop: int, hi: int, last_key: Callable[[], Key]) -> bytes:
         """next_token as ASCII bytes."""

@@ -648,14 +648,15 @@ class Store:
                 self._connection_args(c.central_system_id, c.station_id)
         connected = list(map(_CONNECTED, batch))
         keys = list(zip(systems, stations, strict=True))
+        mapping_keys = list(zip(stations, systems, strict=True))
         with self._lock:
             if not (
                 self._central_systems.keys() >= set(systems)
                 and len(set(keys)) == len(keys)
                 and dict.keys(self._connections).isdisjoint(keys)
                 # A connected one needs an enabled mapping; any other, a mapping.
-                and self._mappings.all_present(zip(stations, systems, strict=True))
-                and self._mappings.all_enabled(compress(zip(stations, systems, strict=True), connected))
+                and self._mappings.all_present(mapping_keys)
+                and self._mappings.all_enabled(compress(mapping_keys, connected))
             ):
                 # Some rule fails: the first connection that breaks one raises.
                 pending: dict[tuple[int, str], bool] = {}

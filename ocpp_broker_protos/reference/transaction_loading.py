@@ -464,11 +464,6 @@ def _times(texts: list[Any]) -> tuple[list[int], list[int]] | None:
     return list(map(add, hour_seconds, minute_seconds)), nanos
 
 
-def _timestamp_field(tag: bytes, seconds: int, nanos_field: bytes) -> bytes:
-    body = (_SECONDS + varint(seconds) if seconds else b"") + nanos_field
-    return tag + bytes((len(body),)) + body
-
-
 def load_rows(log: TransactionLog, rows: Iterable[Row]) -> int:
     """Add every row to log, all or none, as log.add would; rows are taken one
     at a time, so an ApiError is about the last row taken. Returns how many."""

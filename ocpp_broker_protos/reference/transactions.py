@@ -172,7 +172,7 @@ class TransactionLog:
             self._framed[key[_KEY_TIME_BYTES:]] = frame(t)
             self._pairs.add((t.station_id, t.central_system_id))
             for index_key in _index_keys(t.station_id, t.central_system_id, not t.HasField("ended_at")):
-                if index_key in self._indexes or not _is_pair(index_key):
+                if self._kept(index_key):
                     batches.setdefault(index_key, []).append(key)
         self._open.update(opened)
         self.index_keys(batches)
@@ -239,7 +239,7 @@ class TransactionLog:
             raise errors.invalid(bad)
         key = sort_key(current.started_at, transaction_id)
         for index_key in _index_keys(current.station_id, current.central_system_id, True):
-            if index_key in self._indexes or not _is_pair(index_key):
+            if self._kept(index_key):
                 self._indexes[index_key].remove(key)
         del self._open[(current.station_id, current.connector_id)]
         del self._framed[transaction_id.encode()]
@@ -260,6 +260,10 @@ class TransactionLog:
             total,
             cursor.next_token_bytes(stop, total, lambda: (index.key_at(stop - 1),)),
         )
+
+    def _kept(self, index_key: IndexKey) -> bool:
+        """Whether writes keep index_key's index: every index but a pair's not yet made."""
+        return index_key in self._indexes or not _is_pair(index_key)
 
     def add_pairs(self, pairs: Iterable[tuple[str, int]]) -> None:
         """Note that pairs (station, central system) have transactions, for
