@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import itertools
 import struct
@@ -20,7 +19,7 @@ from ocpp_broker_protos.connection.v1.connection_pb2 import (
     GetWorkerRequest,
 )
 from ocpp_broker_protos.connection.v1.connection_pb2_grpc import ConnectionServiceStub
-from ocpp_broker_protos.reference import Store, paging
+from ocpp_broker_protos.reference import Store, paging, validation
 from tests.paged_lists import (
     CENTRAL_SYSTEMS,
     MAPPINGS,
@@ -188,9 +187,9 @@ def test_a_negative_page_size_is_invalid(fleet, ocpp_channel, paged, request_fie
 
 
 def _tampered(token: str, at: int = -1) -> str:
-    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw = bytearray(bytes.fromhex(token))
     raw[at] ^= 0x01
-    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    return raw.hex()
 
 
 def garbage_tokens(valid: str) -> list[str]:
@@ -201,9 +200,11 @@ def garbage_tokens(valid: str) -> list[str]:
         "é",
         "x" * 10_000,
         valid[:-1],  # truncated
-        valid + "A",  # extended
-        valid + "=",  # not the canonical spelling
-        base64.urlsafe_b64encode(b"\x00" * 40).decode(),
+        valid + "a",  # extended by half a byte
+        valid + "00",  # extended by a byte
+        *{valid.upper()} - {valid},  # not the canonical spelling (when it has a letter)
+        " " + valid,  # bytes.fromhex would take it
+        "00" * 40,
         _tampered(valid),  # one bit of the check flipped
         _tampered(valid, at=3),  # one bit of the key flipped: no longer the position it was issued for
     ]
@@ -324,15 +325,15 @@ def test_a_view_outside_the_enum_is_invalid(fleet, ocpp_channel, view):
 KEY_SAMPLES: dict[type, list[Any]] = {
     int: [0, -1, 2**63 - 1, -(2**63)],
     str: ["", "é", "CP-1"],
-    bytes: [b"", b"\x00\xff", b"k" * 300],
+    bytes: [b"", b"\x00\xff", b"k" * 200],
 }
 
 
-def _part(value: Any) -> bytes:
+def _part(value: Any, last: bool) -> bytes:
     if isinstance(value, int):
         return struct.pack(">q", value)
     raw = value.encode() if isinstance(value, str) else value
-    return struct.pack(">H", len(raw)) + raw
+    return raw if last else struct.pack(">H", len(raw)) + raw
 
 
 @pytest.mark.parametrize(
@@ -343,7 +344,26 @@ def test_a_token_is_the_versioned_layout_of_its_key_and_decodes_to_it(listing):
     for key in itertools.product(*(KEY_SAMPLES[kind] for kind in listing.key_types)):
         token = listing.token(binding, key)
         assert listing.token_bytes(binding, key) == token.encode()
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body = struct.pack(">BB", paging.VERSION, listing.number) + b"".join(map(_part, key))
+        raw = bytes.fromhex(token)
+        assert raw.hex() == token
+        parts = [_part(value, at == len(key) - 1) for at, value in enumerate(key)]
+        body = struct.pack(">BB", paging.VERSION, listing.number) + b"".join(parts)
         assert raw == body + struct.pack(">I", zlib.crc32(repr(binding).encode() + body))
+        assert listing.cursor(1, token, binding).after == key
+
+
+def test_the_longest_keys_the_rules_let_in_make_tokens_the_decoder_takes():
+    station = "Z" * validation.STATION_ID_MAX
+    longest = {
+        paging.CENTRAL_SYSTEMS: (2**31 - 1,),
+        paging.MAPPINGS: (station, 2**31 - 1),
+        paging.WORKERS: (2**31 - 1,),
+        paging.WORKER_CONNECTIONS: (station,),
+        # An id is any text of TRANSACTION_ID_MAX characters: 4 UTF-8 bytes each at most.
+        paging.TRANSACTIONS: (b"\xff" * 9 + "\U0010ffff".encode() * validation.TRANSACTION_ID_MAX,),
+    }
+    binding = (station, 2**31 - 1, True)
+    for listing, key in longest.items():
+        token = listing.token(binding, key)
+        assert len(token) <= paging.MAX_TOKEN_LENGTH
         assert listing.cursor(1, token, binding).after == key

@@ -148,7 +148,12 @@ class LargeIndex:
         # (Calls inlined: a page of a large index is the most common read.)
         starts = self._starts or self._chunk_starts()
         chunk = bisect_right(starts, start) - 1
-        at, left = start - starts[chunk], stop - start
+        at = start - starts[chunk]
+        joined, offsets = self._joined[chunk] or self._join(chunk, values_of)
+        end = at + stop - start
+        if end < len(offsets):  # the page is in one chunk
+            return [joined[offsets[at] : offsets[end]]]
+        left = stop - start
         found: list[Part] = []
         while left:
             joined, offsets = self._joined[chunk] or self._join(chunk, values_of)

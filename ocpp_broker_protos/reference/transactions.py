@@ -23,6 +23,7 @@ Not thread-safe on its own: the Store's lock guards every call.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
@@ -85,10 +86,17 @@ def encode_page(parts: list[key_index.Part], total: int, next_page_token: bytes 
     fields."""
     # One join: appending to the joined items would copy the whole page again.
     if total:
-        parts.append(_TOTAL_COUNT_TAG + wire.varint(total))
+        parts.append(_total_count_field(total))
     if next_page_token:
         parts.append(_NEXT_PAGE_TOKEN_TAG + wire.varint(len(next_page_token)) + next_page_token)
     return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _total_count_field(total: int) -> bytes:
+    # A list's total changes only when transactions are added, and pages of
+    # the same few lists are read over and over: the field is kept.
+    return _TOTAL_COUNT_TAG + wire.varint(total)
 
 
 def _timestamp_violations(ts: Timestamp, path: str) -> list[FieldViolation]:
