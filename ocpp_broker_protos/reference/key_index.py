@@ -142,7 +142,8 @@ class LargeIndex:
 
     def parts(self, start: int, stop: int, values_of: ValuesOf) -> list[Part]:
         """The values at positions [start, stop) as one piece per chunk."""
-        stop = min(stop, self._len)
+        if stop > self._len:  # (not min(): see paging.Cursor.window)
+            stop = self._len
         if start >= stop:
             return []
         # (Calls inlined: a page of a large index is the most common read.)

@@ -189,7 +189,7 @@ class Listing:
         largest size) replaces the list's own rule when given."""
         after = self._key(page_token, binding) if page_token else None
         default_size, max_size = (self.default_size, MAX_PAGE_SIZE) if sizes is None else sizes
-        size = default_size if page_size == 0 else min(page_size, max_size)
+        size = default_size if page_size == 0 else page_size if page_size < max_size else max_size
         return _new_cursor((self, binding, after, size))
 
 
@@ -211,16 +211,22 @@ class Cursor(NamedTuple):
         """A request with neither page size nor token: the whole list, as before paging."""
         return self.after is None and self.size is None
 
-    def window(self, lo: int, hi: int, position_after: Callable[[Key], int], skip: int = 0) -> tuple[int, int]:
+    def window(self, lo: int, hi: int, position_after: Callable[..., int], skip: int = 0) -> tuple[int, int]:
         """Positions [start, stop) of the page among the matches at [lo, hi).
 
-        ``position_after(key)`` is the bisect_right position of a token's key
-        in the container that holds the matches; ``skip`` counts from the
-        page's start (``offset``)."""
-        start = lo if self.after is None else min(hi, max(lo, position_after(self.after)))
-        start = min(hi, start + skip)
-        stop = hi if self.size is None else min(hi, start + self.size)
-        return start, stop
+        ``position_after(*key)`` is the bisect_right position of a token's
+        key, given its parts as arguments, in the container that holds the
+        matches (so a one-part key's container can pass its own bisect);
+        ``skip`` counts from the page's start (``offset``)."""
+        # Comparisons, not min() and max(): a page is read on every list
+        # call, and CPython 3.11 parses arguments for each min() call.
+        start = lo
+        if self.after is not None:
+            position = position_after(*self.after)
+            start = hi if position > hi else position if position > lo else lo
+        start = start + skip if start + skip < hi else hi
+        size = self.size
+        return start, (hi if size is None or start + size > hi else start + size)
 
     def next_token(self, stop: int, hi: int, last_key: Callable[[], Key]) -> str:
         """The token after position stop, or "" when no match follows it."""

@@ -241,19 +241,22 @@ def _tolerant(parse: Callable[[bytes], Message]) -> Callable[[bytes], Message | 
     return deserialize
 
 
-def _generic_handler(servicer: object, module: Any, service_name: str) -> grpc.GenericRpcHandler:
+def _method_handlers(servicer: object, module: Any, service_name: str) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
     service = module.DESCRIPTOR.services_by_name[service_name]
     serialized = getattr(servicer, "answers_serialized", False)
-    handlers = {
+    return {
         method.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
+            # A partial, not the bound method: gRPC asks each call's behaviour
+            # for an optional attribute, and a bound method answers a missing
+            # one by raising an AttributeError inside (4,300 instructions under
+            # callgrind, against 270 for a partial: more than calling it).
+            functools.partial(getattr(type(servicer), method.name), servicer),
             request_deserializer=_tolerant(getattr(module, method.input_type.name).FromString),
             # The response type's own method, called by gRPC without a Python frame in between.
             response_serializer=None if serialized else getattr(module, method.output_type.name).SerializeToString,
         )
         for method in service.methods
     }
-    return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
 def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
@@ -261,7 +264,11 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
 
     Handlers are built from the service descriptors, like the generated
     ``add_*_to_server`` functions, but with a deserializer that turns bytes
-    which do not parse into a MALFORMED_REQUEST answer.
+    which do not parse into a MALFORMED_REQUEST answer. Like the code newer
+    gRPC tools generate, each method is also registered by name, so gRPC
+    matches a call to its handler itself instead of asking every generic
+    handler in turn (a server that does not support registered methods
+    keeps using the generic ones).
     """
     services = (
         (CentralSystemServicer(store), cs_pb, "CentralSystemService"),
@@ -269,5 +276,9 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
         (MappingServicer(store), map_pb, "MappingService"),
         (TransactionServicer(store), tx_pb, "TransactionService"),
     )
-    server.add_generic_rpc_handlers([_generic_handler(*service) for service in services])
+    for servicer, module, name in services:
+        full_name = module.DESCRIPTOR.services_by_name[name].full_name
+        handlers = _method_handlers(servicer, module, name)
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(full_name, handlers)])
+        server.add_registered_method_handlers(full_name, handlers)
     return [module.DESCRIPTOR.services_by_name[name].full_name for _, module, name in services]

@@ -202,7 +202,7 @@ class Store:
         with self._lock:
             table = self._central_systems
             hi = len(table)
-            start, stop = cursor.window(0, hi, lambda after: table.bisect_right(after[0]))
+            start, stop = cursor.window(0, hi, table.bisect_right)
             items = [_copy(cs) for cs in table.values()[start:stop]]
             return cursor.page(items, stop, 0, hi, lambda: (items[-1].id,))
 
@@ -313,7 +313,7 @@ class Store:
             # That central system's own sorted station ids: no scan of others.
             stations = table.stations_of(central_system_id)
             hi = len(stations)
-            start, stop = cursor.window(0, hi, lambda after: stations.bisect_right(after[0]))
+            start, stop = cursor.window(0, hi, lambda station, _system: stations.bisect_right(station))
             items = [_copy(table[(station, central_system_id)]) for station in stations[start:stop]]
             return cursor.page(items, stop, 0, hi, lambda: (items[-1].station_id, central_system_id))
         if station_id:
@@ -322,7 +322,7 @@ class Store:
             lo, hi = table.bisect_left((station_id, first)), table.bisect_right((station_id, last))
         else:
             lo, hi = 0, len(table)
-        start, stop = cursor.window(lo, hi, table.bisect_right)
+        start, stop = cursor.window(lo, hi, lambda station, system: table.bisect_right((station, system)))
         items = [_copy(table[key]) for key in table.islice(start, stop)]
         return cursor.page(items, stop, lo, hi, lambda: (items[-1].station_id, items[-1].central_system_id))
 
@@ -532,7 +532,7 @@ class Store:
         with self._lock:
             table = self._central_systems
             hi = len(table)
-            start, stop = cursor.window(0, hi, lambda after: table.bisect_right(after[0]))
+            start, stop = cursor.window(0, hi, table.bisect_right)
             items = [self._worker_in_view(cs, view) for cs in table.values()[start:stop]]
             return cursor.page(items, stop, 0, hi, lambda: (items[-1].central_system_id,))
 
@@ -560,7 +560,7 @@ class Store:
             self._central_system(central_system_id)
             connections = self._connections
             lo, hi = self._worker_range(central_system_id)
-            start, stop = cursor.window(lo, hi, lambda after: connections.bisect_right((central_system_id, after[0])))
+            start, stop = cursor.window(lo, hi, lambda station: connections.bisect_right((central_system_id, station)))
             items = [
                 ConnectionInfo(station_id=station, central_system_id=cs, connected=connected)
                 for (cs, station), connected in connections.items()[start:stop]

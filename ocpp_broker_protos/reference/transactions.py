@@ -262,7 +262,7 @@ class TransactionLog:
         if index is None:
             return encode_page([], 0)
         total = len(index)
-        start, stop = cursor.window(0, total, lambda after: index.bisect_right(after[0]), skip=offset)
+        start, stop = cursor.window(0, total, index.bisect_right, skip=offset)
         return encode_page(
             index.parts(start, stop, self._values_of),
             total,
