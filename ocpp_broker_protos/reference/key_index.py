@@ -149,20 +149,18 @@ class LargeIndex:
         # (Calls inlined: a page of a large index is the most common read.)
         starts = self._starts or self._chunk_starts()
         chunk = bisect_right(starts, start) - 1
-        at = start - starts[chunk]
-        joined, offsets = self._joined[chunk] or self._join(chunk, values_of)
-        end = at + stop - start
-        if end < len(offsets):  # the page is in one chunk
-            return [joined[offsets[at] : offsets[end]]]
-        left = stop - start
+        at, left = start - starts[chunk], stop - start
         found: list[Part] = []
-        while left:
+        while True:
             joined, offsets = self._joined[chunk] or self._join(chunk, values_of)
-            end = min(at + left, len(offsets) - 1)
+            end = at + left
+            if end < len(offsets):  # the rest of the page is in this chunk
+                found.append(joined[offsets[at] : offsets[end]])
+                return found
+            end = len(offsets) - 1
             found.append(joined[offsets[at] : offsets[end]])
             left -= end - at
             chunk, at = chunk + 1, 0
-        return found
 
     def _join(self, chunk: int, values_of: ValuesOf) -> tuple[memoryview, array[int]]:
         values = values_of(self._keys[chunk])

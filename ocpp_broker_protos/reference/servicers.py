@@ -276,9 +276,11 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
         (MappingServicer(store), map_pb, "MappingService"),
         (TransactionServicer(store), tx_pb, "TransactionService"),
     )
+    names = []
     for servicer, module, name in services:
         full_name = module.DESCRIPTOR.services_by_name[name].full_name
         handlers = _method_handlers(servicer, module, name)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(full_name, handlers)])
         server.add_registered_method_handlers(full_name, handlers)
-    return [module.DESCRIPTOR.services_by_name[name].full_name for _, module, name in services]
+        names.append(full_name)
+    return names
