@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 LISTENING = re.compile(r"listening on (\S+)")
 
@@ -25,6 +25,23 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
         timeout=timeout,
         check=False,
     )
+
+
+def popen_interruptible(command: list[str], **options: Any) -> subprocess.Popen[str]:
+    """subprocess.Popen(command, **options), the child taking SIGINT as usual
+    even when this process ignores it. A job that a shell without job control
+    starts with `&` ignores SIGINT, an ignored signal stays ignored across
+    exec, and Python then installs no KeyboardInterrupt: a Ctrl-C test would
+    fail because of how the suite was started. (A caught signal is reset to
+    its default at exec, so catching it around the start is enough.)"""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(command, **options)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def output(stream: IO[str] | None) -> str:

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ocpp_broker_protos.central_system.v1 import central_system_pb2 as cs_pb
 from ocpp_broker_protos.central_system.v1 import central_system_pb2_grpc as cs_grpc
-from tests.cli_process import output, run_cli, serving
+from tests.cli_process import output, popen_interruptible, run_cli, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BUF = Path(sys.executable).parent / "buf"
@@ -254,7 +254,7 @@ def test_a_target_that_never_answers_is_unreachable_after_the_timeout(silent_tar
 
 
 def test_ctrl_c_stops_the_kit_without_a_traceback(silent_target):
-    process = subprocess.Popen(
+    process = popen_interruptible(
         [sys.executable, "-m", "ocpp_broker_protos", "conformance", "--target", silent_target, "--timeout", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

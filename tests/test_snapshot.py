@@ -31,7 +31,7 @@ from ocpp_broker_protos.snapshot.fixture_file import (
     write_atomically,
 )
 from ocpp_broker_protos.transaction.v1.transaction_pb2 import Transaction
-from tests.cli_process import run_cli, serving
+from tests.cli_process import popen_interruptible, run_cli, serving
 from tests.fleet import build_fleet
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fixtures.json"
@@ -227,7 +227,7 @@ def test_ctrl_c_during_a_long_export_exits_130_with_one_message_and_no_file(tmp_
     build_fleet(store, 100)
     target_file = tmp_path / "fleet.json"
     with ReferenceServer(store=store) as server:
-        process = subprocess.Popen(
+        process = popen_interruptible(
             [
                 sys.executable,
                 "-m",
