@@ -265,10 +265,9 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
     Handlers are built from the service descriptors, like the generated
     ``add_*_to_server`` functions, but with a deserializer that turns bytes
     which do not parse into a MALFORMED_REQUEST answer. Like the code newer
-    gRPC tools generate, each method is also registered by name, so gRPC
-    matches a call to its handler itself instead of asking every generic
-    handler in turn (a server that does not support registered methods
-    keeps using the generic ones).
+    gRPC tools generate, each method is also registered by name where the
+    server supports it (grpcio 1.63 does not), so gRPC matches a call to its
+    handler itself instead of asking every generic handler in turn.
     """
     services = (
         (CentralSystemServicer(store), cs_pb, "CentralSystemService"),
@@ -276,11 +275,13 @@ def add_all_to_server(store: Store, server: grpc.Server) -> list[str]:
         (MappingServicer(store), map_pb, "MappingService"),
         (TransactionServicer(store), tx_pb, "TransactionService"),
     )
+    register = getattr(server, "add_registered_method_handlers", None)
     names = []
     for servicer, module, name in services:
         full_name = module.DESCRIPTOR.services_by_name[name].full_name
         handlers = _method_handlers(servicer, module, name)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(full_name, handlers)])
-        server.add_registered_method_handlers(full_name, handlers)
+        if register is not None:
+            register(full_name, handlers)
         names.append(full_name)
     return names
