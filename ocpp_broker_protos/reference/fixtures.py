@@ -24,9 +24,9 @@ parsing the JSON costs: records of the usual shape become messages without
 ``json_format.ParseDict``, their fields checked column by column
 (records.py), transactions are checked and encoded a chunk at a time, column
 by column (transaction_loading.py), each section goes into the store in one
-batch whose rules are checked in a few passes (store.py), and a file's parsed records are
-freed as they are loaded, so the parsed file and the loaded store are not
-both held whole. A record off the usual shape, or one that breaks a rule,
+batch whose rules are checked in a few passes (store.py), and a file's
+parsed records are freed as they are loaded, so the parsed file and the
+loaded store are not both held whole. A record off the usual shape, or one that breaks a rule,
 takes the path of one record at a time, which names it exactly.
 """
 
